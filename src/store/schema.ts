@@ -4,7 +4,7 @@
  * strings (UTC, millisecond precision) so SQLite and PostgreSQL compare them the same way; binary
  * values are bytea/BLOB (Buffer in code); booleans are 0/1 integers.
  */
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /** store: named monotonically increasing counters (CRL numbers, TSA serial blocks, …). */
 export interface CountersTable {
@@ -74,7 +74,8 @@ export interface ApiKeysTable {
 
 /** audit: append-only hash-chained log (see src/audit). */
 export interface AuditLogTable {
-  seq: string; // decimal, 1, 2, 3 … without gaps
+  /** 1, 2, 3 … without gaps. A bigint column (so it orders numerically): PG returns a decimal string, SQLite a number. */
+  seq: ColumnType<string | number, string, never>;
   at: string;
   actor: string;
   action: string;
@@ -92,7 +93,14 @@ export interface RevocationEventsTable {
   at: string;
 }
 
+/** app: installation-wide settings (e.g. the master-key salt), readable by every node. */
+export interface SettingsTable {
+  name: string;
+  value: string;
+}
+
 export interface Database {
+  settings: SettingsTable;
   counters: CountersTable;
   keys: KeysTable;
   authorities: AuthoritiesTable;

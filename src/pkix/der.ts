@@ -1,0 +1,279 @@
+/**
+ * Minimal DER writer and bounded reader. The writer builds the hot-path structures (TBSCertificate, TBSCertList,
+ * PKCS#12) directly; the reader checks untrusted input before it reaches @peculiar/asn1-schema, so that depth,
+ * length and trailing bytes are bounded and every failure is an Asn1Error (X.690 §8.1, §10).
+ */
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { Asn1Error } from './errors.js';
+
+export const TAG = {
+  BOOLEAN: 0x01,
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  NULL: 0x05,
+  OID: 0x06,
+  ENUMERATED: 0x0a,
+  UTF8_STRING: 0x0c,
+  PRINTABLE_STRING: 0x13,
+  IA5_STRING: 0x16,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
+  BMP_STRING: 0x1e,
+  SEQUENCE: 0x30,
+  SET: 0x31,
+} as const;
+
+// ---------------------------------------------------------------- writer
+
+export function encodeLength(length: number): Buffer {
+  if (length < 0x80) return Buffer.from([length]);
+  const bytes: number[] = [];
+  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
+  return Buffer.from([0x80 | bytes.length, ...bytes]);
+}
+
+export function tlv(tag: number, ...contents: Uint8Array[]): Buffer {
+  const body = contents.length === 1 ? Buffer.from(contents[0] as Uint8Array) : Buffer.concat(contents);
+  return Buffer.concat([Buffer.from([tag]), encodeLength(body.length), body]);
+}
+
+export const sequence = (...items: Uint8Array[]): Buffer => tlv(TAG.SEQUENCE, ...items);
+
+/** SET OF: DER requires the encodings sorted as octet strings (X.690 §11.6). */
+export function setOf(...items: Uint8Array[]): Buffer {
+  const sorted = items.map((i) => Buffer.from(i)).sort(Buffer.compare);
+  return tlv(TAG.SET, ...sorted);
+}
+
+/** [n] EXPLICIT (constructed context tag around a complete encoding). */
+export const explicit = (n: number, ...items: Uint8Array[]): Buffer => tlv(0xa0 | n, ...items);
+
+export const octetString = (bytes: Uint8Array): Buffer => tlv(TAG.OCTET_STRING, bytes);
+export const bitString = (bytes: Uint8Array): Buffer => tlv(TAG.BIT_STRING, Buffer.from([0]), bytes);
+export const derNull = (): Buffer => Buffer.from([TAG.NULL, 0]);
+export const derBoolean = (value: boolean): Buffer => Buffer.from([TAG.BOOLEAN, 1, value ? 0xff : 0]);
+export const utf8String = (s: string): Buffer => tlv(TAG.UTF8_STRING, Buffer.from(s, 'utf8'));
+export const ia5String = (s: string): Buffer => tlv(TAG.IA5_STRING, Buffer.from(s, 'latin1'));
+export const printableString = (s: string): Buffer => tlv(TAG.PRINTABLE_STRING, Buffer.from(s, 'latin1'));
+export const bmpString = (s: string): Buffer => tlv(TAG.BMP_STRING, utf16be(s));
+
+export function utf16be(s: string): Buffer {
+  const le = Buffer.from(s, 'utf16le');
+  for (let i = 0; i + 1 < le.length; i += 2) {
+    const t = le[i] as number;
+    le[i] = le[i + 1] as number;
+    le[i + 1] = t;
+  }
+  return le;
+}
+
+/** INTEGER from unsigned big-endian magnitude bytes: minimal, with a 0x00 sign byte when the top bit is set. */
+export function integerFromUnsigned(magnitude: Uint8Array): Buffer {
+  return tlv(TAG.INTEGER, minimalUnsigned(magnitude));
+}
+
+export function integer(value: bigint | number): Buffer {
+  const v = BigInt(value);
+  if (v < 0n) throw new RangeError('negative INTEGER values are not used in these structures');
+  return integerFromUnsigned(bigintToBytes(v));
+}
+
+export const enumerated = (value: number): Buffer => tlv(TAG.ENUMERATED, Buffer.from([value]));
+
+/** OIDs repeat in every structure we write; their encodings are cached (the set of OIDs used is small). */
+const oidCache = new Map<string, Buffer>();
+
+export function oid(dotted: string): Buffer {
+  let der = oidCache.get(dotted);
+  if (!der) {
+    der = encodeOid(dotted);
+    if (oidCache.size < 1024) oidCache.set(dotted, der);
+  }
+  return der;
+}
+
+function encodeOid(dotted: string): Buffer {
+  const arcs = dotted.split('.').map((a) => BigInt(a));
+  if (arcs.length < 2) throw new RangeError(`invalid OID ${dotted}`);
+  const bytes: number[] = [];
+  const push = (arc: bigint): void => {
+    const chunk: number[] = [Number(arc & 0x7fn)];
+    for (let rest = arc >> 7n; rest > 0n; rest >>= 7n) chunk.unshift(Number(rest & 0x7fn) | 0x80);
+    bytes.push(...chunk);
+  };
+  push((arcs[0] as bigint) * 40n + (arcs[1] as bigint));
+  for (const arc of arcs.slice(2)) push(arc);
+  return tlv(TAG.OID, Buffer.from(bytes));
+}
+
+/** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050; both with seconds, no fraction, "Z". */
+export function time(date: Date): Buffer {
+  const iso = new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString(); // 2024-01-02T03:04:05.000Z
+  const digits = iso.slice(0, 19).replace(/[-T:]/g, '') + 'Z'; // 20240102030405Z
+  const year = date.getUTCFullYear();
+  if (year >= 1950 && year < 2050) return tlv(TAG.UTC_TIME, Buffer.from(digits.slice(2), 'latin1'));
+  return tlv(TAG.GENERALIZED_TIME, Buffer.from(digits, 'latin1'));
+}
+
+export function minimalUnsigned(magnitude: Uint8Array): Buffer {
+  let i = 0;
+  while (i < magnitude.length - 1 && magnitude[i] === 0) i++;
+  const body = Buffer.from(magnitude.subarray(i));
+  if (body.length === 0) return Buffer.from([0]);
+  return (body[0] as number) & 0x80 ? Buffer.concat([Buffer.from([0]), body]) : body;
+}
+
+export function bigintToBytes(v: bigint): Buffer {
+  let hex = v.toString(16);
+  if (hex.length % 2) hex = '0' + hex;
+  return Buffer.from(hex, 'hex');
+}
+
+/** Lowercase hex of an INTEGER's magnitude (sign byte and leading zeros dropped): how serials are keyed. */
+export function unsignedHex(integerContent: Uint8Array): string {
+  let i = 0;
+  while (i < integerContent.length - 1 && integerContent[i] === 0) i++;
+  return Buffer.from(integerContent.subarray(i)).toString('hex');
+}
+
+export function serialize(obj: unknown): Buffer {
+  return Buffer.from(AsnConvert.serialize(obj));
+}
+
+// ---------------------------------------------------------------- reader
+
+export interface Tlv {
+  tag: number;
+  /** Offset of the tag byte. */
+  start: number;
+  contentStart: number;
+  contentEnd: number;
+  constructed: boolean;
+}
+
+export function readTlv(buf: Uint8Array, offset: number, limit = buf.length, where = 'input'): Tlv {
+  if (offset >= limit) throw new Asn1Error(`${where}: unexpected end of data at byte ${offset}`);
+  const tag = buf[offset] as number;
+  let p = offset + 1;
+  if ((tag & 0x1f) === 0x1f) {
+    // High tag number form (X.690 §8.1.2.4): skip the continuation bytes.
+    let n = 0;
+    while (p < limit && ((buf[p] as number) & 0x80) !== 0 && n++ < 4) p++;
+    p++;
+  }
+  if (p >= limit) throw new Asn1Error(`${where}: truncated length at byte ${p}`);
+  const first = buf[p++] as number;
+  let length: number;
+  if (first < 0x80) length = first;
+  else if (first === 0x80) throw new Asn1Error(`${where}: indefinite length at byte ${p - 1} is not DER`);
+  else {
+    const count = first & 0x7f;
+    if (count > 4) throw new Asn1Error(`${where}: length of ${count} bytes at byte ${p - 1} is too large`);
+    if (p + count > limit) throw new Asn1Error(`${where}: truncated length at byte ${p}`);
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + (buf[p++] as number);
+  }
+  if (p + length > limit) {
+    throw new Asn1Error(
+      `${where}: element at byte ${offset} claims ${length} bytes but only ${limit - p} remain`,
+    );
+  }
+  return { tag, start: offset, contentStart: p, contentEnd: p + length, constructed: (tag & 0x20) !== 0 };
+}
+
+/** The direct children of a constructed element. */
+export function children(buf: Uint8Array, parent: Tlv, where = 'input'): Tlv[] {
+  const out: Tlv[] = [];
+  for (let p = parent.contentStart; p < parent.contentEnd;) {
+    const child = readTlv(buf, p, parent.contentEnd, where);
+    out.push(child);
+    p = child.contentEnd;
+  }
+  return out;
+}
+
+export const tlvBytes = (buf: Uint8Array, t: Tlv): Buffer => Buffer.from(buf.subarray(t.start, t.contentEnd));
+export const tlvContent = (buf: Uint8Array, t: Tlv): Buffer =>
+  Buffer.from(buf.subarray(t.contentStart, t.contentEnd));
+
+export interface DerLimits {
+  maxBytes: number;
+  maxDepth?: number;
+}
+
+/**
+ * Check that `der` is exactly one well-formed definite-length element within the limits, walking every
+ * constructed element iteratively so that hostile nesting cannot exhaust the stack.
+ */
+export function checkDer(der: Uint8Array, what: string, limits: DerLimits): Tlv {
+  if (der.length === 0) throw new Asn1Error(`${what}: empty input`);
+  if (der.length > limits.maxBytes) {
+    throw new Asn1Error(`${what}: ${der.length} bytes exceeds the ${limits.maxBytes}-byte limit`);
+  }
+  const root = readTlv(der, 0, der.length, what);
+  if (root.contentEnd !== der.length) {
+    throw new Asn1Error(`${what}: ${der.length - root.contentEnd} trailing bytes after the DER element`);
+  }
+  const maxDepth = limits.maxDepth ?? 32;
+  const stack: { t: Tlv; depth: number }[] = [{ t: root, depth: 1 }];
+  while (stack.length > 0) {
+    const { t, depth } = stack.pop() as { t: Tlv; depth: number };
+    if (!t.constructed) continue;
+    if (depth > maxDepth) throw new Asn1Error(`${what}: nesting deeper than ${maxDepth} levels`);
+    for (const c of children(der, t, what)) stack.push({ t: c, depth: depth + 1 });
+  }
+  return root;
+}
+
+type Constructor<T> = new () => T;
+
+/** Parse untrusted DER into an asn1-schema class, with structure checks first; every failure is an Asn1Error. */
+export function parseDer<T>(der: Uint8Array, type: Constructor<T>, what: string, limits: DerLimits): T {
+  checkDer(der, what, limits);
+  try {
+    return AsnConvert.parse(der, type);
+  } catch (e) {
+    throw new Asn1Error(
+      `${what}: does not match its ASN.1 definition (${(e as Error).message.split('\n')[0]})`,
+    );
+  }
+}
+
+/** Run `fn` on parsed data and turn any stray exception from a decoded-but-inconsistent structure into Asn1Error. */
+export function asAsn1Error<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof Asn1Error) throw e;
+    throw new Asn1Error(`${what}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+// ---------------------------------------------------------------- primitive decoders
+
+export function decodeOid(content: Uint8Array): string {
+  if (content.length === 0 || content.length > 64 || ((content[content.length - 1] as number) & 0x80) !== 0) {
+    throw new Asn1Error('malformed OBJECT IDENTIFIER');
+  }
+  const arcs: bigint[] = [];
+  let value = 0n;
+  for (const byte of content) {
+    value = (value << 7n) | BigInt(byte & 0x7f);
+    if ((byte & 0x80) === 0) {
+      arcs.push(value);
+      value = 0n;
+    }
+  }
+  const first = arcs[0] as bigint;
+  const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
+  return [...head, ...arcs.slice(1)].join('.');
+}
+
+/** A non-negative INTEGER that fits in a JS number (iteration counts, versions). */
+export function decodeSmallInteger(content: Uint8Array, what: string): number {
+  if (content.length === 0 || content.length > 6 || ((content[0] as number) & 0x80) !== 0) {
+    throw new Asn1Error(`${what}: not a small non-negative INTEGER`);
+  }
+  return content.reduce((n, b) => n * 256 + b, 0);
+}
