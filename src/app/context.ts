@@ -10,7 +10,7 @@ import { sealPrivateKey, openSealedKey } from '../crypto/key-seal.js';
 import { Pkcs11Token } from '../crypto/pkcs11.js';
 import { KeyService } from '../keys/key-service.js';
 import { CaService } from '../ca/ca-service.js';
-import { pkiUrls } from '../ca/urls.js';
+import { PkiUrls } from '../ca/urls.js';
 import { ApiKeyService } from '../api/api-keys.js';
 import { SettingsService } from './settings.js';
 
@@ -24,6 +24,7 @@ export interface Sealpost {
   keys: KeyService;
   ca: CaService;
   apiKeys: ApiKeyService;
+  urls: PkiUrls;
   close(): Promise<void>;
 }
 
@@ -44,7 +45,8 @@ export async function openSealpost(config: SealpostConfig, log: Logger, opts: { 
     const master = await openMasterKey(config, settings, opts.createMasterKey ?? false);
     const token = config.pkcs11 ? Pkcs11Token.open({ module: config.pkcs11.module, tokenLabel: config.pkcs11.tokenLabel, pin: await pkcs11Pin(config) }) : undefined;
     const keys = new KeyService(store, audit, master, token);
-    const ca = new CaService(store, audit, keys, pkiUrls(config.publicUrl));
+    const urls = new PkiUrls(config.publicUrl);
+    const ca = new CaService(store, audit, keys, urls);
     const apiKeys = new ApiKeyService(store, audit);
     return {
       config,
@@ -55,6 +57,7 @@ export async function openSealpost(config: SealpostConfig, log: Logger, opts: { 
       keys,
       ca,
       apiKeys,
+      urls,
       async close() {
         token?.close();
         master?.destroy();

@@ -37,6 +37,7 @@ export async function startServer(ctx: Sealpost, p: { roles: Role[]; host: strin
   }
   const { app } = await buildServer({ ctx, roles: p.roles, logger: log, ...(ocsp ? { ocsp } : {}), ...(tsa ? { tsa } : {}), ...(crl ? { crl } : {}) });
   const address = await app.listen({ host: p.host, port: p.port });
+  ctx.urls.bindListeningAddress(address);
   let closed = false;
   return {
     app,

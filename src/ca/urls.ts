@@ -2,13 +2,6 @@
  * Where the public PKI endpoints live. The same paths are served by src/api and written into every
  * certificate (AIA, CRLDP), so they are defined once here.
  */
-export interface PkiUrls {
-  ocsp: string;
-  caIssuers(authorityId: string): string;
-  crl(authorityId: string): string;
-  tsa: string;
-}
-
 export const PKI_PATHS = {
   ocsp: '/ocsp',
   tsa: '/tsa',
@@ -16,12 +9,34 @@ export const PKI_PATHS = {
   crl: (authorityId: string) => `/crl/${authorityId}.crl`,
 } as const;
 
-export function pkiUrls(publicUrl: string): PkiUrls {
-  const base = publicUrl.replace(/\/+$/, '');
-  return {
-    ocsp: base + PKI_PATHS.ocsp,
-    tsa: base + PKI_PATHS.tsa,
-    caIssuers: (id) => base + PKI_PATHS.caCertificate(id),
-    crl: (id) => base + PKI_PATHS.crl(id),
-  };
+export class PkiUrls {
+  private base: string;
+
+  constructor(publicUrl: string) {
+    this.base = publicUrl.replace(/\/+$/, '');
+  }
+
+  /**
+   * A server started on port 0 learns its address only after listening; the URLs it writes into
+   * certificates must name the real port.
+   */
+  bindListeningAddress(address: string): void {
+    if (/:0$/.test(this.base)) this.base = address.replace(/\/+$/, '');
+  }
+
+  get publicUrl(): string {
+    return this.base;
+  }
+  get ocsp(): string {
+    return this.base + PKI_PATHS.ocsp;
+  }
+  get tsa(): string {
+    return this.base + PKI_PATHS.tsa;
+  }
+  caIssuers(authorityId: string): string {
+    return this.base + PKI_PATHS.caCertificate(authorityId);
+  }
+  crl(authorityId: string): string {
+    return this.base + PKI_PATHS.crl(authorityId);
+  }
 }

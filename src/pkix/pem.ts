@@ -1,7 +1,8 @@
 /** PEM (RFC 7468) encoding and decoding. */
 import { Asn1Error } from './errors.js';
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]{1,64})-----([\s\S]*?)-----END \1-----/g;
+const BEGIN = /-----BEGIN ([A-Z0-9 ]{1,64})-----/g;
+const END = /-----END ([A-Z0-9 ]{1,64})-----/g;
 const BASE64_BODY = /^[A-Za-z0-9+/=\s]*$/;
 /** Refuse to scan absurdly large text: certificates, CSRs and CRLs we handle are far below this. */
 const MAX_PEM_TEXT = 16 * 1024 * 1024;
@@ -16,21 +17,50 @@ export function toPem(der: Uint8Array, label: string): string {
 /** Every well-formed PEM block in `text`, in order. Text between blocks (e.g. `openssl x509 -text`) is ignored. */
 export function fromPem(text: string): { label: string; der: Buffer }[] {
   if (text.length > MAX_PEM_TEXT) return [];
+  // Index every END line once, so that pairing BEGIN with END stays linear even on hostile text.
+  const ends = new Map<string, number[]>();
+  for (const m of text.matchAll(END)) {
+    const list = ends.get(m[1] as string) ?? [];
+    list.push(m.index);
+    ends.set(m[1] as string, list);
+  }
   const blocks: { label: string; der: Buffer }[] = [];
-  for (const match of text.matchAll(PEM_BLOCK)) {
-    const label = match[1] ?? '';
-    let body = match[2] ?? '';
-    // RFC 1421 encapsulated headers (e.g. "Proc-Type:") precede a blank line; skip them.
-    if (body.includes(':')) {
-      const blank = body.search(/\r?\n\r?\n/);
-      if (blank < 0) continue;
-      body = body.slice(blank);
-    }
-    if (!BASE64_BODY.test(body)) continue;
+  let consumedTo = 0;
+  for (const m of text.matchAll(BEGIN)) {
+    if (m.index < consumedTo) continue;
+    const label = m[1] as string;
+    const bodyStart = m.index + m[0].length;
+    const end = firstAtOrAfter(ends.get(label) ?? [], bodyStart);
+    if (end === undefined) continue;
+    consumedTo = end;
+    const body = pemBody(text.slice(bodyStart, end));
+    if (body === undefined) continue;
     const der = Buffer.from(body.replace(/\s+/g, ''), 'base64');
     if (der.length > 0) blocks.push({ label, der });
   }
   return blocks;
+}
+
+/** Smallest element of the ascending list that is ≥ `from` (binary search). */
+function firstAtOrAfter(sorted: number[], from: number): number | undefined {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as number) < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return sorted[lo];
+}
+
+/** The base64 part of a block body, skipping RFC 1421 headers ("Proc-Type: …" then a blank line). */
+function pemBody(body: string): string | undefined {
+  if (body.includes(':')) {
+    const blank = body.search(/\r?\n\r?\n/);
+    if (blank < 0) return undefined;
+    body = body.slice(blank);
+  }
+  return BASE64_BODY.test(body) ? body : undefined;
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   OcspRequestError,
   OcspResponder,
   OcspResponseError,
+  buildCertId,
   buildOcspRequest,
   ocspErrorResponse,
   parseOcspRequest,
@@ -55,6 +56,25 @@ describe('OCSP parsers under random and mutated DER', () => {
       ),
       ocspErrorResponse('tryLater'),
     ];
+  });
+
+  it('servesIssuer matches CertIDs under SHA-1, SHA-256, SHA-384 and SHA-512', () => {
+    const responder = new OcspResponder({
+      issuerCertificate: pki.root.der,
+      responderCertificate: pki.responder.der,
+      responderKey: pki.responder.key,
+      hash: 'sha256',
+    });
+    for (const hash of ['sha1', 'sha256', 'sha384', 'sha512'] as const) {
+      const certId = buildCertId(pki.root.der, '0a0b', hash);
+      const request = derSeq(derSeq(derSeq(derSeq(certId))));
+      const parsed = parseOcspRequest(request).certIds[0]!;
+      expect(parsed).toMatchObject({ hash, serialHex: '0a0b' });
+      expect(responder.servesIssuer(parsed)).toBe(true);
+      expect(
+        responder.servesIssuer({ ...parsed, issuerKeyHash: Buffer.alloc(parsed.issuerKeyHash.length) }),
+      ).toBe(false);
+    }
   });
 
   it('the seeds are valid', () => {

@@ -38,6 +38,13 @@ describe('pem', () => {
     expect(() => pemOrDer(text, 'X509 CRL')).toThrow(Asn1Error);
     expect(() => pemOrDer(text, 'X509 CRL')).toThrow(/BEGIN X509 CRL/);
   });
+
+  it('stays fast on hostile text (many BEGIN lines without END)', () => {
+    const hostile = '-----BEGIN CERTIFICATE-----\n'.repeat(200_000);
+    const t = Date.now();
+    expect(fromPem(hostile)).toEqual([]);
+    expect(Date.now() - t).toBeLessThan(2000);
+  });
 });
 
 describe('names', () => {

@@ -26,14 +26,16 @@ export function readBer(buf: Uint8Array, offset: number, limit: number, where: s
   if (depth > MAX_BER_DEPTH) throw new Asn1Error(`${where}: nesting deeper than ${MAX_BER_DEPTH} levels`);
   if (offset >= limit) throw new Asn1Error(`${where}: unexpected end of data at byte ${offset}`);
   const tag = buf[offset] as number;
-  if ((tag & 0x1f) === 0x1f) throw new Asn1Error(`${where}: high tag number at byte ${offset} is not used in CMS`);
+  if ((tag & 0x1f) === 0x1f)
+    throw new Asn1Error(`${where}: high tag number at byte ${offset} is not used in CMS`);
   const constructed = (tag & 0x20) !== 0;
   let p = offset + 1;
   if (p >= limit) throw new Asn1Error(`${where}: truncated length at byte ${p}`);
   const first = buf[p++] as number;
   if (first === 0x80) {
-    if (!constructed) throw new Asn1Error(`${where}: primitive element at byte ${offset} has indefinite length`);
-    for (let q = p; ; ) {
+    if (!constructed)
+      throw new Asn1Error(`${where}: primitive element at byte ${offset} has indefinite length`);
+    for (let q = p; ;) {
       if (q + 1 < limit && buf[q] === 0 && buf[q + 1] === 0) {
         return { tag, constructed, start: offset, contentStart: p, contentEnd: q, end: q + 2 };
       }
@@ -49,7 +51,9 @@ export function readBer(buf: Uint8Array, offset: number, limit: number, where: s
     for (let i = 0; i < count; i++) length = length * 256 + (buf[p++] as number);
   }
   if (length > limit - p) {
-    throw new Asn1Error(`${where}: element at byte ${offset} claims ${length} bytes but only ${limit - p} remain`);
+    throw new Asn1Error(
+      `${where}: element at byte ${offset} claims ${length} bytes but only ${limit - p} remain`,
+    );
   }
   return { tag, constructed, start: offset, contentStart: p, contentEnd: p + length, end: p + length };
 }
@@ -58,7 +62,7 @@ export function readBer(buf: Uint8Array, offset: number, limit: number, where: s
 export function berChildren(buf: Uint8Array, parent: BerNode, where: string, depth = 0): BerNode[] {
   if (!parent.constructed) throw new Asn1Error(`${where}: expected a constructed element`);
   const out: BerNode[] = [];
-  for (let p = parent.contentStart; p < parent.contentEnd; ) {
+  for (let p = parent.contentStart; p < parent.contentEnd;) {
     const child = readBer(buf, p, parent.contentEnd, where, depth + 1);
     out.push(child);
     p = child.end;
@@ -104,7 +108,9 @@ export class BerCursor {
     const item = this.items[this.index];
     if (!item) throw new Asn1Error(`${this.where}: ${what} is missing`);
     if (item.tag !== tag) {
-      throw new Asn1Error(`${this.where}: expected ${what} (tag 0x${hex2(tag)}), found tag 0x${hex2(item.tag)}`);
+      throw new Asn1Error(
+        `${this.where}: expected ${what} (tag 0x${hex2(tag)}), found tag 0x${hex2(item.tag)}`,
+      );
     }
     this.index++;
     return item;
@@ -132,7 +138,8 @@ export class BerCursor {
   }
 
   content(node: BerNode): Buffer {
-    if (node.constructed) throw new Asn1Error(`${this.where}: expected a primitive element at byte ${node.start}`);
+    if (node.constructed)
+      throw new Asn1Error(`${this.where}: expected a primitive element at byte ${node.start}`);
     return this.buf.subarray(node.contentStart, node.contentEnd);
   }
 
@@ -158,7 +165,8 @@ export class BerCursor {
 /** The contents of a primitive or constructed string (X.690 §8.7.3: segments may themselves be constructed). */
 export function joinSegments(buf: Buffer, node: BerNode, where: string, maxBytes: number): Buffer {
   if (!node.constructed) {
-    if (node.contentEnd - node.contentStart > maxBytes) throw new Asn1Error(`${where}: longer than ${maxBytes} bytes`);
+    if (node.contentEnd - node.contentStart > maxBytes)
+      throw new Asn1Error(`${where}: longer than ${maxBytes} bytes`);
     return buf.subarray(node.contentStart, node.contentEnd);
   }
   const parts: Buffer[] = [];
@@ -168,7 +176,8 @@ export function joinSegments(buf: Buffer, node: BerNode, where: string, maxBytes
   while (stack.length > 0) {
     const { node: n, depth } = stack.pop() as { node: BerNode; depth: number };
     if (!n.constructed) {
-      if (n !== node && n.tag !== 0x04) throw new Asn1Error(`${where}: a string segment is not an OCTET STRING`);
+      if (n !== node && n.tag !== 0x04)
+        throw new Asn1Error(`${where}: a string segment is not an OCTET STRING`);
       const seg = buf.subarray(n.contentStart, n.contentEnd);
       total += seg.length;
       if (total > maxBytes) throw new Asn1Error(`${where}: longer than ${maxBytes} bytes`);
@@ -176,7 +185,8 @@ export function joinSegments(buf: Buffer, node: BerNode, where: string, maxBytes
       continue;
     }
     if (depth > 4) throw new Asn1Error(`${where}: constructed string nested too deeply`);
-    if (n !== node && n.tag !== 0x24) throw new Asn1Error(`${where}: a string segment is not an OCTET STRING`);
+    if (n !== node && n.tag !== 0x24)
+      throw new Asn1Error(`${where}: a string segment is not an OCTET STRING`);
     const kids = berChildren(buf, n, where, depth);
     for (let i = kids.length - 1; i >= 0; i--) stack.push({ node: kids[i] as BerNode, depth: depth + 1 });
   }

@@ -74,7 +74,9 @@ export function startContentEncryption(cipher: ContentCipher): ContentEncryption
   const key = randomBytes(CONTENT_KEY_LENGTH[cipher]);
   if (isAead(cipher)) {
     const nonce = randomBytes(GCM_NONCE_LENGTH);
-    const gcm: CipherGCM = createCipheriv(cipher as 'aes-256-gcm', key, nonce, { authTagLength: GCM_TAG_LENGTH });
+    const gcm: CipherGCM = createCipheriv(cipher as 'aes-256-gcm', key, nonce, {
+      authTagLength: GCM_TAG_LENGTH,
+    });
     // GCMParameters ::= SEQUENCE { aes-nonce OCTET STRING, aes-ICVlen INTEGER DEFAULT 12 } (RFC 5084 §3.2)
     const params = sequence(octetString(nonce), integer(GCM_TAG_LENGTH));
     return {
@@ -117,9 +119,11 @@ export function parseContentAlgorithm(c: BerCursor, node: BerNode): ContentAlgor
   }
   const params = alg.any('parameters');
   if (!isAead(cipher)) {
-    if (params.tag !== 0x04 && params.tag !== 0x24) throw new Asn1Error('contentEncryptionAlgorithm: the IV is not an OCTET STRING');
+    if (params.tag !== 0x04 && params.tag !== 0x24)
+      throw new Asn1Error('contentEncryptionAlgorithm: the IV is not an OCTET STRING');
     const iv = alg.octets(params, 'IV', 64);
-    if (iv.length !== BLOCK_SIZE[cipher]) throw new Asn1Error(`contentEncryptionAlgorithm: ${cipher} needs a ${BLOCK_SIZE[cipher]}-byte IV`);
+    if (iv.length !== BLOCK_SIZE[cipher])
+      throw new Asn1Error(`contentEncryptionAlgorithm: ${cipher} needs a ${BLOCK_SIZE[cipher]}-byte IV`);
     return { cipher, iv };
   }
   const gcm = alg.into(params, 'GCMParameters');

@@ -40,7 +40,11 @@ export function x963Kdf(hash: KdfHash, z: Uint8Array, sharedInfo: Uint8Array, le
  * suppPubInfo [2] EXPLICIT OCTET STRING } with keyInfo = the key-wrap algorithm exactly as the message carries
  * it, entityUInfo = ukm when present, suppPubInfo = the KEK length in bits as a 32-bit big-endian integer.
  */
-export function eccCmsSharedInfo(keyWrapAlgorithm: Uint8Array, ukm: Uint8Array | undefined, kekBytes: number): Buffer {
+export function eccCmsSharedInfo(
+  keyWrapAlgorithm: Uint8Array,
+  ukm: Uint8Array | undefined,
+  kekBytes: number,
+): Buffer {
   const bits = Buffer.alloc(4);
   bits.writeUInt32BE(kekBytes * 8);
   const parts = [Buffer.from(keyWrapAlgorithm)];

@@ -6,7 +6,7 @@ import type { HashAlgorithm } from '../../crypto/key-handle.js';
 import { encodeAttribute } from '../cms-signed-attrs.js';
 import { HASH_LENGTH } from '../algorithms.js';
 import { TAG, octetString, oid, readTlv, setOf, time, tlvContent, type Tlv } from '../der.js';
-import { DerCursor, decodeOid, decodeTime, readOid } from '../der-fields.js';
+import { decodeOid, decodeTime, readOid, type DerCursor } from '../der-fields.js';
 import { Asn1Error } from '../errors.js';
 import {
   OID_SIGNING_CERTIFICATE,
@@ -90,7 +90,8 @@ const MAX_ATTRIBUTES = 64;
 export function readAttributes(set: DerCursor): Map<string, Buffer[]> {
   const out = new Map<string, Buffer[]>();
   const items = set.rest();
-  if (items.length > MAX_ATTRIBUTES) throw new Asn1Error(`${set.where}: more than ${MAX_ATTRIBUTES} attributes`);
+  if (items.length > MAX_ATTRIBUTES)
+    throw new Asn1Error(`${set.where}: more than ${MAX_ATTRIBUTES} attributes`);
   for (const item of items) {
     if (item.tag !== TAG.SEQUENCE) throw new Asn1Error(`${set.where}: an Attribute must be a SEQUENCE`);
     const attr = set.into(item);
@@ -120,7 +121,10 @@ export interface SignedAttributeFacts {
 }
 
 /** Read the attributes the S/MIME verifier cares about; a malformed one becomes a problem, not an exception. */
-export function interpretSignedAttributes(attrs: Map<string, Buffer[]>, digest: HashAlgorithm): SignedAttributeFacts {
+export function interpretSignedAttributes(
+  attrs: Map<string, Buffer[]>,
+  digest: HashAlgorithm,
+): SignedAttributeFacts {
   const facts: SignedAttributeFacts = { problems: [] };
   const read = <T>(type: string, name: string, decode: (value: Buffer) => T): T | undefined => {
     const values = attrs.get(type);
@@ -136,7 +140,10 @@ export function interpretSignedAttributes(attrs: Map<string, Buffer[]>, digest: 
       return undefined;
     }
   };
-  const set = <K extends keyof SignedAttributeFacts>(key: K, value: SignedAttributeFacts[K] | undefined): void => {
+  const set = <K extends keyof SignedAttributeFacts>(
+    key: K,
+    value: SignedAttributeFacts[K] | undefined,
+  ): void => {
     if (value !== undefined) facts[key] = value;
   };
   set('contentType', read(OID_PKCS9.contentType, 'content-type', decodeOidValue));
@@ -146,7 +153,10 @@ export function interpretSignedAttributes(attrs: Map<string, Buffer[]>, digest: 
   );
   set('signingTime', read(OID_PKCS9.signingTime, 'signing-time', decodeTimeValue));
   const v2 = read(OID_SIGNING_CERTIFICATE_V2, 'signingCertificateV2', (v) => parseSigningCertificate(v, 2));
-  set('signingCertificate', v2 ?? read(OID_SIGNING_CERTIFICATE, 'signingCertificate', (v) => parseSigningCertificate(v, 1)));
+  set(
+    'signingCertificate',
+    v2 ?? read(OID_SIGNING_CERTIFICATE, 'signingCertificate', (v) => parseSigningCertificate(v, 1)),
+  );
   set('capabilities', read(OID_PKCS9.smimeCapabilities, 'SMIMECapabilities', parseSmimeCapabilities));
   set(
     'encryptionKeyPreference',
@@ -173,7 +183,8 @@ function decodeOidValue(value: Buffer): string {
 
 function decodeDigestValue(value: Buffer, digest: HashAlgorithm): Buffer {
   const { content } = wholeValue(value, TAG.OCTET_STRING, 'an OCTET STRING');
-  if (content.length !== HASH_LENGTH[digest]) throw new Asn1Error(`${content.length} bytes is not a ${digest} digest`);
+  if (content.length !== HASH_LENGTH[digest])
+    throw new Asn1Error(`${content.length} bytes is not a ${digest} digest`);
   return content;
 }
 

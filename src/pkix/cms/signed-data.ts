@@ -95,7 +95,9 @@ const EMPTY = Buffer.alloc(0);
 export async function signData(content: SignedContent, o: SignOptions): Promise<Buffer> {
   const cert = parseSignerCertificate(o.certificate);
   if (!cert.spki.equals(o.signer.spki)) {
-    throw new CmsSignedDataError('the signer key does not match the signer certificate: pass the matching pair');
+    throw new CmsSignedDataError(
+      'the signer key does not match the signer certificate: pass the matching pair',
+    );
   }
   const hash = signingHash(o);
   if (o.pss && !isRsa(o.signer.algorithm)) {
@@ -103,7 +105,9 @@ export async function signData(content: SignedContent, o: SignOptions): Promise<
   }
   const detached = o.detached ?? true;
   if (!detached && !Buffer.isBuffer(content)) {
-    throw new CmsSignedDataError('opaque signing encapsulates the content: pass it as a Buffer, or sign detached');
+    throw new CmsSignedDataError(
+      'opaque signing encapsulates the content: pass it as a Buffer, or sign detached',
+    );
   }
   if (!detached && (content as Buffer).length > MAX_SIGNED_DATA_BYTES) {
     throw new CmsSignedDataError(
@@ -112,7 +116,9 @@ export async function signData(content: SignedContent, o: SignOptions): Promise<
   }
   const bySki = o.identifier === 'subjectKeyIdentifier';
   if (bySki && !cert.subjectKeyId) {
-    throw new CmsSignedDataError('the signer certificate has no subjectKeyIdentifier: identify it by issuer and serial');
+    throw new CmsSignedDataError(
+      'the signer certificate has no subjectKeyIdentifier: identify it by issuer and serial',
+    );
   }
 
   const { digests } = await digestContent(content, [hash], 0);
@@ -177,7 +183,10 @@ function signingHash(o: SignOptions): HashAlgorithm {
 }
 
 /** Ask for the token and check it is one over this signature before embedding it. */
-async function fetchTimestamp(get: (signature: Buffer) => Promise<Buffer>, signature: Buffer): Promise<Buffer> {
+async function fetchTimestamp(
+  get: (signature: Buffer) => Promise<Buffer>,
+  signature: Buffer,
+): Promise<Buffer> {
   const token = await get(signature);
   try {
     verifyTimeStampToken(token, { data: signature });
@@ -200,7 +209,8 @@ async function digestContent(
   keepLimit: number,
 ): Promise<{ digests: Map<HashAlgorithm, Buffer>; bytes?: Buffer }> {
   const hashers = new Map<HashAlgorithm, Hash>(hashes.map((h) => [h, createHash(h)]));
-  const finish = (): Map<HashAlgorithm, Buffer> => new Map([...hashers].map(([h, hasher]) => [h, hasher.digest()]));
+  const finish = (): Map<HashAlgorithm, Buffer> =>
+    new Map([...hashers].map(([h, hasher]) => [h, hasher.digest()]));
   if (content instanceof Uint8Array) {
     for (const hasher of hashers.values()) hasher.update(content);
     return { digests: finish(), bytes: Buffer.from(content.buffer, content.byteOffset, content.byteLength) };
@@ -257,7 +267,9 @@ export function readCmsSignedData(der: Uint8Array): CmsSignedDataView {
     );
   }
   try {
-    return readSignedDataStructure(toDefiniteLengths(Buffer.from(der.buffer, der.byteOffset, der.byteLength)));
+    return readSignedDataStructure(
+      toDefiniteLengths(Buffer.from(der.buffer, der.byteOffset, der.byteLength)),
+    );
   } catch (e) {
     if (e instanceof Asn1Error) throw new CmsSignedDataError(`malformed CMS SignedData: ${e.message}`);
     throw e;
@@ -270,7 +282,9 @@ function readSignedDataStructure(buf: Buffer): CmsSignedDataView {
   const contentInfo = new DerCursor(buf, root, 'ContentInfo');
   const contentType = readOid(contentInfo, 'contentType');
   if (contentType !== OID_CT.signedData) {
-    throw new CmsSignedDataError(`the CMS content type is ${contentType}, not SignedData: this is not a signature`);
+    throw new CmsSignedDataError(
+      `the CMS content type is ${contentType}, not SignedData: this is not a signature`,
+    );
   }
   const wrapper = contentInfo.into(contentInfo.take(0xa0, '[0] content'));
   const sd = wrapper.into(wrapper.take(TAG.SEQUENCE, 'SignedData'), 'SignedData');
@@ -308,7 +322,8 @@ function readSignedDataStructure(buf: Buffer): CmsSignedDataView {
 /** An OCTET STRING's value; BER allows it constructed from segments (X.690 §8.7.3). */
 function octetStringValue(c: DerCursor, t: Tlv, depth: number): Buffer {
   if (t.tag === TAG.OCTET_STRING) return c.content(t);
-  if (t.tag !== (TAG.OCTET_STRING | 0x20) || depth > 4) throw new Asn1Error(`${c.where}: expected an OCTET STRING`);
+  if (t.tag !== (TAG.OCTET_STRING | 0x20) || depth > 4)
+    throw new Asn1Error(`${c.where}: expected an OCTET STRING`);
   const segments = c.into(t);
   return Buffer.concat(segments.rest().map((s) => octetStringValue(segments, s, depth + 1)));
 }
@@ -378,7 +393,8 @@ interface Rewritten {
 export function toDefiniteLengths(buf: Buffer): Buffer {
   if (buf.length === 0) throw new Asn1Error('empty input');
   const top = rewrite(buf, 0, buf.length, 1);
-  if (top.end !== buf.length) throw new Asn1Error(`${buf.length - top.end} trailing bytes after the CMS structure`);
+  if (top.end !== buf.length)
+    throw new Asn1Error(`${buf.length - top.end} trailing bytes after the CMS structure`);
   return top.verbatim ? buf : Buffer.concat(top.parts, top.length);
 }
 
@@ -413,7 +429,13 @@ function rewrite(buf: Buffer, offset: number, limit: number, depth: number): Rew
 }
 
 /** The children from `start`: up to `end` (definite), or up to and including the end-of-contents octets. */
-function rewriteChildren(buf: Buffer, start: number, end: number, depth: number, indefinite: boolean): Rewritten {
+function rewriteChildren(
+  buf: Buffer,
+  start: number,
+  end: number,
+  depth: number,
+  indefinite: boolean,
+): Rewritten {
   const parts: Buffer[] = [];
   let length = 0;
   let verbatim = !indefinite;
@@ -490,7 +512,8 @@ export async function verifySignedData(
     throw new CmsSignedDataError('the signature encapsulates its content: verify it without passing content');
   }
   const content = view.eContent ?? p.content;
-  if (!content) throw new CmsSignedDataError('this is a detached signature: pass the signed content to verify it');
+  if (!content)
+    throw new CmsSignedDataError('this is a detached signature: pass the signed content to verify it');
   const hashes = [...new Set(view.signers.flatMap((s) => (s.digestHash ? [s.digestHash] : [])))];
   const needsBytes = view.signers.some((s) => !s.signedAttrs);
   const { digests, bytes } = await digestContent(content, hashes, needsBytes ? MAX_SIGNED_DATA_BYTES : 0);
@@ -529,11 +552,14 @@ function checkSigner(si: CmsSignerInfo, ctx: VerifyContext): SignatureCheck {
   };
   const cert = ctx.certificates.find((c) => certificateMatchesSignerId(c, si.sid));
   if (cert) check.signerCertificate = cert.der;
-  else problems.push('the signer certificate is not embedded in the signature: the signature cannot be checked');
+  else
+    problems.push('the signer certificate is not embedded in the signature: the signature cannot be checked');
   const timestamp = checkTimestamp(si);
   if (timestamp) check.timestamp = timestamp;
   if (!si.digestHash) {
-    problems.push(`digest algorithm ${algorithmName(si.digestAlgorithmOid)} is not accepted (SHA-256/384/512 only)`);
+    problems.push(
+      `digest algorithm ${algorithmName(si.digestAlgorithmOid)} is not accepted (SHA-256/384/512 only)`,
+    );
     return check;
   }
 
@@ -555,7 +581,9 @@ function checkSigner(si: CmsSignerInfo, ctx: VerifyContext): SignatureCheck {
     // RFC 5035 §5.4: the first ESSCertID names the signing certificate.
     const essId = facts.signingCertificate?.[0];
     if (cert && essId && !essCertIdMatches(essId, cert)) {
-      problems.push('the signingCertificate attribute names a different certificate than the one that signed');
+      problems.push(
+        'the signingCertificate attribute names a different certificate than the one that signed',
+      );
     }
   } else {
     signedBytes = ctx.bytes;
