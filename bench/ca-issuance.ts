@@ -31,14 +31,34 @@ export async function main(): Promise<void> {
     const concurrency = 4; // node's async sign runs on the libuv pool: keep both cores busy
 
     const raw = await rate(() => issuing.key.handle.sign(tbsSized, hash), { ms, concurrency });
-    const issue = await rate(() => ctx.ca.issueUser({ email: 'bench@bank.example', usage: 'signing', csr, actor: 'bench' }), { ms, concurrency });
+    const issue = await rate(
+      () => ctx.ca.issueUser({ email: 'bench@bank.example', usage: 'signing', csr, actor: 'bench' }),
+      { ms, concurrency },
+    );
     await report(
       'ca-issuance',
       [
-        figure({ name: `raw ${issuing.key.algorithm} signatures (CA key)`, unit: '/s', value: raw.perSecond, p50Ms: raw.p50Ms, p99Ms: raw.p99Ms }),
-        figure({ name: 'certificates issued (CSR → stored cert + audit)', unit: '/s', value: issue.perSecond, baseline: raw.perSecond, baselineName: 'raw signatures', target: '≥ 0.5', p50Ms: issue.p50Ms, p99Ms: issue.p99Ms }),
+        figure({
+          name: `raw ${issuing.key.algorithm} signatures (CA key)`,
+          unit: '/s',
+          value: raw.perSecond,
+          p50Ms: raw.p50Ms,
+          p99Ms: raw.p99Ms,
+        }),
+        figure({
+          name: 'certificates issued (CSR → stored cert + audit)',
+          unit: '/s',
+          value: issue.perSecond,
+          baseline: raw.perSecond,
+          baselineName: 'raw signatures',
+          target: '≥ 0.5',
+          p50Ms: issue.p50Ms,
+          p99Ms: issue.p99Ms,
+        }),
       ],
-      [`${config.databaseUrl.startsWith('sqlite') ? 'SQLite' : 'PostgreSQL'} store, concurrency ${concurrency}, ${ms} ms per figure`],
+      [
+        `${config.databaseUrl.startsWith('sqlite') ? 'SQLite' : 'PostgreSQL'} store, concurrency ${concurrency}, ${ms} ms per figure`,
+      ],
     );
     await ctx.close();
   } finally {

@@ -28,7 +28,10 @@ export function figure(f: Omit<Figure, 'ratio'>): Figure {
 }
 
 /** Run `fn` repeatedly for about `ms` milliseconds (after a warm-up) and return operations per second. */
-export async function rate(fn: () => Promise<unknown>, opts: { ms?: number; concurrency?: number; warmup?: number } = {}): Promise<{ perSecond: number; p50Ms: number; p99Ms: number; count: number }> {
+export async function rate(
+  fn: () => Promise<unknown>,
+  opts: { ms?: number; concurrency?: number; warmup?: number } = {},
+): Promise<{ perSecond: number; p50Ms: number; p99Ms: number; count: number }> {
   const ms = opts.ms ?? 3000;
   const concurrency = opts.concurrency ?? 1;
   for (let i = 0; i < (opts.warmup ?? 20); i++) await fn();
@@ -47,7 +50,12 @@ export async function rate(fn: () => Promise<unknown>, opts: { ms?: number; conc
   const elapsed = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
-  return { perSecond: latencies.length / elapsed, p50Ms: pct(0.5), p99Ms: pct(0.99), count: latencies.length };
+  return {
+    perSecond: latencies.length / elapsed,
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+    count: latencies.length,
+  };
 }
 
 export async function report(bench: string, figures: Figure[], notes: string[] = []): Promise<BenchReport> {

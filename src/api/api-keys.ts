@@ -32,21 +32,42 @@ export class ApiKeyService {
     private readonly audit: AuditLog,
   ) {}
 
-  async create(p: { name: string; scopes: string[]; actor: string }): Promise<{ token: string; info: ApiKeyInfo }> {
+  async create(p: {
+    name: string;
+    scopes: string[];
+    actor: string;
+  }): Promise<{ token: string; info: ApiKeyInfo }> {
     const scopes = validateScopes(p.scopes);
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const info: ApiKeyInfo = { id, name: p.name, scopes, createdAt: nowIso(), revokedAt: null };
     await this.store.db
       .insertInto('api_keys')
-      .values({ id, name: p.name, secret_hash: sha256Hex(secret), scopes: scopes.join(' '), created_at: info.createdAt, revoked_at: null })
+      .values({
+        id,
+        name: p.name,
+        secret_hash: sha256Hex(secret),
+        scopes: scopes.join(' '),
+        created_at: info.createdAt,
+        revoked_at: null,
+      })
       .execute();
-    await this.audit.append({ actor: p.actor, action: 'apikey.create', target: id, details: { name: p.name, scopes } });
+    await this.audit.append({
+      actor: p.actor,
+      action: 'apikey.create',
+      target: id,
+      details: { name: p.name, scopes },
+    });
     return { token: `sp_${id}.${secret}`, info };
   }
 
   async revoke(p: { id: string; actor: string }): Promise<void> {
-    const result = await this.store.db.updateTable('api_keys').set({ revoked_at: nowIso() }).where('id', '=', p.id).where('revoked_at', 'is', null).executeTakeFirst();
+    const result = await this.store.db
+      .updateTable('api_keys')
+      .set({ revoked_at: nowIso() })
+      .where('id', '=', p.id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new ApiKeyError(`no active API key with id ${p.id}`);
     this.cache.delete(p.id);
     await this.audit.append({ actor: p.actor, action: 'apikey.revoke', target: p.id });
@@ -65,7 +86,11 @@ export class ApiKeyService {
     const now = Date.now();
     let entry = this.cache.get(id);
     if (!entry || entry.until < now) {
-      const row = await this.store.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await this.store.db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (!row) return undefined;
       entry = { info: toInfo(row), hash: Buffer.from(row.secret_hash, 'hex'), until: now + CACHE_MS };
       this.cache.set(id, entry);
@@ -83,7 +108,8 @@ export function hasScope(info: ApiKeyInfo, scope: Scope): boolean {
 function validateScopes(scopes: string[]): Scope[] {
   if (scopes.length === 0) throw new ApiKeyError(`an API key needs at least one scope: ${SCOPES.join(', ')}`);
   for (const s of scopes) {
-    if (!(SCOPES as readonly string[]).includes(s)) throw new ApiKeyError(`unknown scope "${s}"; use ${SCOPES.join(', ')}`);
+    if (!(SCOPES as readonly string[]).includes(s))
+      throw new ApiKeyError(`unknown scope "${s}"; use ${SCOPES.join(', ')}`);
   }
   return [...new Set(scopes)] as Scope[];
 }
@@ -92,6 +118,18 @@ function sha256Hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
-function toInfo(row: { id: string; name: string; scopes: string; created_at: string; revoked_at: string | null }): ApiKeyInfo {
-  return { id: row.id, name: row.name, scopes: row.scopes.split(' ').filter(Boolean) as Scope[], createdAt: row.created_at, revokedAt: row.revoked_at };
+function toInfo(row: {
+  id: string;
+  name: string;
+  scopes: string;
+  created_at: string;
+  revoked_at: string | null;
+}): ApiKeyInfo {
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: row.scopes.split(' ').filter(Boolean) as Scope[],
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
 }

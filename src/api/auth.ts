@@ -13,10 +13,12 @@ export function requireScope(apiKeys: ApiKeyService, scope: Scope): preHandlerAs
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const header = request.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-    if (!token) throw new HttpError(401, 'unauthenticated', 'missing API key: send "Authorization: Bearer sp_…"');
+    if (!token)
+      throw new HttpError(401, 'unauthenticated', 'missing API key: send "Authorization: Bearer sp_…"');
     const info = await apiKeys.authenticate(token);
     if (!info) throw new HttpError(401, 'unauthenticated', 'invalid or revoked API key');
-    if (!hasScope(info, scope)) throw new HttpError(403, 'forbidden', `this API key lacks the "${scope}" scope`);
+    if (!hasScope(info, scope))
+      throw new HttpError(403, 'forbidden', `this API key lacks the "${scope}" scope`);
     request.apiKey = info;
   };
 }

@@ -21,7 +21,10 @@ export class HttpError extends Error {
 export function errorHandler(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const { status, code, message } = classify(err);
   if (status >= 500) request.log.error({ err }, 'request failed');
-  void reply.status(status).type('application/json').send({ error: { code, message } } satisfies ApiErrorBody);
+  void reply
+    .status(status)
+    .type('application/json')
+    .send({ error: { code, message } } satisfies ApiErrorBody);
 }
 
 function classify(err: FastifyError | Error): { status: number; code: string; message: string } {
@@ -34,10 +37,17 @@ function classify(err: FastifyError | Error): { status: number; code: string; me
   if (err instanceof Asn1Error) return { status: 400, code: 'bad_der', message: err.message };
   if (err instanceof ApiKeyError) return { status: 400, code: 'bad_api_key_request', message: err.message };
   const fe = err as FastifyError;
-  if (fe.validation) return { status: 400, code: 'invalid_request', message: `invalid request: ${fe.message}` };
-  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, code: 'body_too_large', message: 'request body too large' };
-  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { status: 415, code: 'unsupported_media_type', message: fe.message };
-  if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError) {
+  if (fe.validation)
+    return { status: 400, code: 'invalid_request', message: `invalid request: ${fe.message}` };
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return { status: 413, code: 'body_too_large', message: 'request body too large' };
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return { status: 415, code: 'unsupported_media_type', message: fe.message };
+  if (
+    fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+    fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+    err instanceof SyntaxError
+  ) {
     return { status: 400, code: 'invalid_json', message: 'request body is not valid JSON' };
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {

@@ -35,28 +35,67 @@ export async function buildServer(p: ServerParts): Promise<{ app: FastifyInstanc
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}; the API is described at /docs` } });
+    void reply
+      .status(404)
+      .send({
+        error: {
+          code: 'not_found',
+          message: `no route ${request.method} ${request.url.split('?')[0]}; the API is described at /docs`,
+        },
+      });
   });
   app.addHook('onResponse', async (request, reply) => {
-    metrics.httpDuration.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    metrics.httpDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
   });
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Sealpost API', version: '0.1.0', description: 'Certificates, revocation and audit for the bank\'s own CA. PKI protocol endpoints (/ocsp, /tsa, /crl, /ca) are public and not listed here.' },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'sp_<id>.<secret> from `sealpost apikey create`' } } },
+      info: {
+        title: 'Sealpost API',
+        version: '0.1.0',
+        description:
+          "Certificates, revocation and audit for the bank's own CA. PKI protocol endpoints (/ocsp, /tsa, /crl, /ca) are public and not listed here.",
+      },
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'sp_<id>.<secret> from `sealpost apikey create`',
+          },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok', roles: p.roles, crlLeader: p.crl?.isLeader() ?? false }));
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get('/healthz', { schema: { hide: true } }, async () => ({
+    status: 'ok',
+    roles: p.roles,
+    crlLeader: p.crl?.isLeader() ?? false,
+  }));
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
 
   if (p.roles.includes('ca')) await app.register(caPublicRoutes, { ca: p.ctx.ca });
   if (p.roles.includes('ocsp') && p.ocsp) await app.register(ocspRoutes, { ocsp: p.ocsp, metrics });
   if (p.roles.includes('tsa') && p.tsa) await app.register(tsaRoutes, { tsa: p.tsa, metrics });
   if (p.roles.includes('api')) {
-    await app.register(certificateRoutes, { ca: p.ctx.ca, apiKeys: p.ctx.apiKeys, metrics, ...(p.ocsp ? { ocsp: p.ocsp } : {}), ...(p.crl ? { crl: p.crl } : {}) });
+    await app.register(certificateRoutes, {
+      ca: p.ctx.ca,
+      apiKeys: p.ctx.apiKeys,
+      metrics,
+      ...(p.ocsp ? { ocsp: p.ocsp } : {}),
+      ...(p.crl ? { crl: p.crl } : {}),
+    });
     await app.register(auditRoutes, { audit: p.ctx.audit, apiKeys: p.ctx.apiKeys });
   }
   // Fastify's instance type carries the pino Logger generic; callers only need the base interface.

@@ -17,7 +17,10 @@ export const DEFAULT_ORG = 'Sealpost Demo Bank';
  * file in the data directory (never printed: terminals and CI logs are not secret stores).
  * Running it again changes nothing.
  */
-export async function initialise(ctx: Sealpost, p: { orgName?: string; country?: string; actor: string }): Promise<InitResult> {
+export async function initialise(
+  ctx: Sealpost,
+  p: { orgName?: string; country?: string; actor: string },
+): Promise<InitResult> {
   const cfg = ctx.config;
   const orgName = p.orgName ?? cfg.ca.orgName ?? (await ctx.settings.get('org_name')) ?? DEFAULT_ORG;
   const { created } = await ctx.ca.initialise({

@@ -15,10 +15,15 @@ export interface RunningServer {
 }
 
 /** Start the services for the given roles and serve them over HTTP. */
-export async function startServer(ctx: Sealpost, p: { roles: Role[]; host: string; port: number; pollMs?: number }): Promise<RunningServer> {
+export async function startServer(
+  ctx: Sealpost,
+  p: { roles: Role[]; host: string; port: number; pollMs?: number },
+): Promise<RunningServer> {
   const log = ctx.log;
   const pollMs = p.pollMs ?? 1000;
-  const keyUse = new KeyUseRecorder(ctx.audit, 'system:server', 10_000, (err) => log.error({ err }, 'could not record key use'));
+  const keyUse = new KeyUseRecorder(ctx.audit, 'system:server', 10_000, (err) =>
+    log.error({ err }, 'could not record key use'),
+  );
   keyUse.start();
   let ocsp: OcspService | undefined;
   let tsa: TsaService | undefined;
@@ -28,14 +33,32 @@ export async function startServer(ctx: Sealpost, p: { roles: Role[]; host: strin
     await ocsp.start();
   }
   if (p.roles.includes('tsa')) {
-    tsa = new TsaService(ctx.ca, ctx.store, keyUse, { policy: ctx.config.tsa.policy, accuracyMs: ctx.config.tsa.accuracyMs }, log);
+    tsa = new TsaService(
+      ctx.ca,
+      ctx.store,
+      keyUse,
+      { policy: ctx.config.tsa.policy, accuracyMs: ctx.config.tsa.accuracyMs },
+      log,
+    );
     await tsa.start();
   }
   if (p.roles.includes('ca')) {
-    crl = new CrlPublisher(ctx.ca, ctx.store, { validityHours: ctx.config.crl.validityHours, refreshHours: ctx.config.crl.refreshHours, pollMs }, log);
+    crl = new CrlPublisher(
+      ctx.ca,
+      ctx.store,
+      { validityHours: ctx.config.crl.validityHours, refreshHours: ctx.config.crl.refreshHours, pollMs },
+      log,
+    );
     await crl.start();
   }
-  const { app } = await buildServer({ ctx, roles: p.roles, logger: log, ...(ocsp ? { ocsp } : {}), ...(tsa ? { tsa } : {}), ...(crl ? { crl } : {}) });
+  const { app } = await buildServer({
+    ctx,
+    roles: p.roles,
+    logger: log,
+    ...(ocsp ? { ocsp } : {}),
+    ...(tsa ? { tsa } : {}),
+    ...(crl ? { crl } : {}),
+  });
   const address = await app.listen({ host: p.host, port: p.port });
   ctx.urls.bindListeningAddress(address);
   let closed = false;

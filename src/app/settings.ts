@@ -5,7 +5,11 @@ export class SettingsService {
   constructor(private readonly store: Store) {}
 
   async get(name: string): Promise<string | undefined> {
-    const row = await this.store.db.selectFrom('settings').select('value').where('name', '=', name).executeTakeFirst();
+    const row = await this.store.db
+      .selectFrom('settings')
+      .select('value')
+      .where('name', '=', name)
+      .executeTakeFirst();
     return row?.value;
   }
 

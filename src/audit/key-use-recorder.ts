@@ -48,7 +48,14 @@ export class KeyUseRecorder {
         actor: this.actor,
         action: 'key.use',
         target: keyId,
-        details: { purpose: t.purpose, count: t.count, first: t.first, last: t.last, from: t.from, to: new Date().toISOString() },
+        details: {
+          purpose: t.purpose,
+          count: t.count,
+          first: t.first,
+          last: t.last,
+          from: t.from,
+          to: new Date().toISOString(),
+        },
       });
     }
   }

@@ -2,8 +2,13 @@ import type { Name } from '@peculiar/asn1-x509';
 import type { KeyAlgorithm } from '../crypto/key-handle.js';
 import { defaultHashFor } from '../crypto/key-handle.js';
 import { SoftwareKey } from '../crypto/software-key.js';
-import { signCertificate, parseCertificate, randomSerial, type ParsedCertificate } from '../pkix/certificate.js';
-import { buildName, type NameSpec } from '../pkix/name.js';
+import {
+  signCertificate,
+  parseCertificate,
+  randomSerial,
+  type ParsedCertificate,
+} from '../pkix/certificate.js';
+import { buildName, nameToString, type NameSpec } from '../pkix/name.js';
 import { parseCsr } from '../pkix/csr.js';
 import { signCrl, type RevocationReason } from '../pkix/crl.js';
 import { toPem } from '../pkix/pem.js';
@@ -49,10 +54,16 @@ export interface Authority {
   key: ManagedKey;
 }
 
+/** What issuance knows about a certificate it just signed, without parsing it back (hot path). */
+export type SignedCertificate = Pick<
+  ParsedCertificate,
+  'der' | 'serialHex' | 'subjectString' | 'emails' | 'notBefore' | 'notAfter'
+>;
+
 export interface IssuedCertificate {
   serial: string;
   profile: ProfileName;
-  certificate: ParsedCertificate;
+  certificate: SignedCertificate;
   /** Set when the server generated the key pair (returned to the caller for PKCS#12 packaging). */
   generatedKey?: SoftwareKey;
   /** Set when the key is kept by Sealpost (escrowed encryption keys, service keys). */
@@ -104,7 +115,11 @@ export class CaService {
   ) {}
 
   async isInitialised(): Promise<boolean> {
-    const row = await this.store.db.selectFrom('authorities').select('id').where('id', '=', ISSUING_ID).executeTakeFirst();
+    const row = await this.store.db
+      .selectFrom('authorities')
+      .select('id')
+      .where('id', '=', ISSUING_ID)
+      .executeTakeFirst();
     return row !== undefined;
   }
 
@@ -115,11 +130,27 @@ export class CaService {
   async initialise(o: InitOptions): Promise<{ created: boolean }> {
     if (await this.isInitialised()) return { created: false };
     const org: NameSpec = { organization: o.orgName, ...(o.country ? { country: o.country } : {}) };
-    const rootKey = await this.keys.create({ label: 'root-ca', algorithm: o.caKeyAlgorithm, purpose: 'root-ca', backend: o.backend, actor: o.actor });
+    const rootKey = await this.keys.create({
+      label: 'root-ca',
+      algorithm: o.caKeyAlgorithm,
+      purpose: 'root-ca',
+      backend: o.backend,
+      actor: o.actor,
+    });
     const rootSubject = buildName({ ...org, commonName: `${o.orgName} Root CA` });
-    const rootProfile = buildProfile({ profile: 'root-ca', subjectSpki: rootKey.handle.spki, subjectKeyAlgorithm: rootKey.algorithm });
+    const rootProfile = buildProfile({
+      profile: 'root-ca',
+      subjectSpki: rootKey.handle.spki,
+      subjectKeyAlgorithm: rootKey.algorithm,
+    });
     const rootDer = await signCertificate(
-      { serial: randomSerial(), issuer: rootSubject, subject: rootSubject, spki: rootKey.handle.spki, ...rootProfile },
+      {
+        serial: randomSerial(),
+        issuer: rootSubject,
+        subject: rootSubject,
+        spki: rootKey.handle.spki,
+        ...rootProfile,
+      },
       rootKey.handle,
       defaultHashFor(rootKey.algorithm),
     );
@@ -127,7 +158,13 @@ export class CaService {
     await this.insertAuthority(ROOT_ID, 'root', null, root, rootKey.id, o.actor);
     this.authorities.set(ROOT_ID, { id: ROOT_ID, certificate: root, key: rootKey });
 
-    const issuingKey = await this.keys.create({ label: 'issuing-ca', algorithm: o.caKeyAlgorithm, purpose: 'issuing-ca', backend: o.backend, actor: o.actor });
+    const issuingKey = await this.keys.create({
+      label: 'issuing-ca',
+      algorithm: o.caKeyAlgorithm,
+      purpose: 'issuing-ca',
+      backend: o.backend,
+      actor: o.actor,
+    });
     const issuingDer = await this.signUnder(ROOT_ID, {
       profile: 'issuing-ca',
       subject: buildName({ ...org, commonName: `${o.orgName} Issuing CA` }),
@@ -141,10 +178,36 @@ export class CaService {
     // CRL and OCSP can answer for it.
     await this.recordCertificate(ROOT_ID, 'issuing-ca', issuing, issuingKey.id, null, o.actor);
 
-    await this.issueServiceCertificate({ profile: 'ocsp', commonName: `${o.orgName} OCSP Responder`, org, keyAlgorithm: o.serviceKeyAlgorithm, backend: o.backend, actor: o.actor });
-    await this.issueServiceCertificate({ profile: 'tsa', commonName: `${o.orgName} Time Stamping Authority`, org, keyAlgorithm: o.tsaKeyAlgorithm, backend: o.backend, actor: o.actor });
-    await this.issueServiceCertificate({ profile: 'seal', commonName: `${o.orgName} Document Seal`, org, keyAlgorithm: o.serviceKeyAlgorithm, backend: o.backend, actor: o.actor });
-    await this.audit.append({ actor: o.actor, action: 'ca.init', target: ISSUING_ID, details: { org: o.orgName, caKeyAlgorithm: o.caKeyAlgorithm, backend: o.backend } });
+    await this.issueServiceCertificate({
+      profile: 'ocsp',
+      commonName: `${o.orgName} OCSP Responder`,
+      org,
+      keyAlgorithm: o.serviceKeyAlgorithm,
+      backend: o.backend,
+      actor: o.actor,
+    });
+    await this.issueServiceCertificate({
+      profile: 'tsa',
+      commonName: `${o.orgName} Time Stamping Authority`,
+      org,
+      keyAlgorithm: o.tsaKeyAlgorithm,
+      backend: o.backend,
+      actor: o.actor,
+    });
+    await this.issueServiceCertificate({
+      profile: 'seal',
+      commonName: `${o.orgName} Document Seal`,
+      org,
+      keyAlgorithm: o.serviceKeyAlgorithm,
+      backend: o.backend,
+      actor: o.actor,
+    });
+    await this.audit.append({
+      actor: o.actor,
+      action: 'ca.init',
+      target: ISSUING_ID,
+      details: { org: o.orgName, caKeyAlgorithm: o.caKeyAlgorithm, backend: o.backend },
+    });
     return { created: true };
   }
 
@@ -158,7 +221,13 @@ export class CaService {
     actor: string;
     validityDays?: number;
   }): Promise<IssuedCertificate> {
-    const key = await this.keys.create({ label: p.profile, algorithm: p.keyAlgorithm, purpose: p.profile, backend: p.backend, actor: p.actor });
+    const key = await this.keys.create({
+      label: p.profile,
+      algorithm: p.keyAlgorithm,
+      purpose: p.profile,
+      backend: p.backend,
+      actor: p.actor,
+    });
     const signed = await this.signUnder(ISSUING_ID, {
       profile: p.profile,
       subject: buildName({ ...p.org, commonName: p.commonName }),
@@ -166,7 +235,7 @@ export class CaService {
       keyAlgorithm: key.algorithm,
       ...(p.validityDays ? { validityDays: p.validityDays } : {}),
     });
-    const certificate = parseCertificate(signed.der);
+    const certificate = signed;
     await this.recordCertificate(ISSUING_ID, p.profile, certificate, key.id, null, p.actor);
     return { serial: certificate.serialHex, profile: p.profile, certificate, keyId: key.id };
   }
@@ -191,17 +260,30 @@ export class CaService {
     const issuer = await this.authority(ISSUING_ID);
     const subject = this.userSubject(email, r.name, validation, issuer.certificate);
     const wanted: ProfileName[] =
-      r.usage === 'both' ? ['smime-signing', 'smime-encryption'] : r.usage === 'multipurpose' ? ['smime-multipurpose'] : [r.usage === 'signing' ? 'smime-signing' : 'smime-encryption'];
+      r.usage === 'both'
+        ? ['smime-signing', 'smime-encryption']
+        : r.usage === 'multipurpose'
+          ? ['smime-multipurpose']
+          : [r.usage === 'signing' ? 'smime-signing' : 'smime-encryption'];
 
     if (r.csr !== undefined) {
-      if (wanted.length !== 1) throw new CaError('a CSR carries one public key: choose --usage signing, encryption or multipurpose');
+      if (wanted.length !== 1)
+        throw new CaError('a CSR carries one public key: choose --usage signing, encryption or multipurpose');
       const csr = parseCsr(r.csr);
       if (csr.emails.length > 0 && !csr.emails.includes(email)) {
         throw new CaError(`the CSR asks for ${csr.emails.join(', ')} but the request is for ${email}`);
       }
       const profile = wanted[0] as ProfileName;
-      const signed = await this.signUnder(ISSUING_ID, { profile, subject, spki: csr.spki, keyAlgorithm: csr.keyAlgorithm, emails: [email], validation, ...(r.validityDays ? { validityDays: r.validityDays } : {}) });
-      const certificate = parseCertificate(signed.der);
+      const signed = await this.signUnder(ISSUING_ID, {
+        profile,
+        subject,
+        spki: csr.spki,
+        keyAlgorithm: csr.keyAlgorithm,
+        emails: [email],
+        validation,
+        ...(r.validityDays ? { validityDays: r.validityDays } : {}),
+      });
+      const certificate = signed;
       await this.recordCertificate(ISSUING_ID, profile, certificate, null, email, r.actor);
       return [{ serial: certificate.serialHex, profile, certificate }];
     }
@@ -211,25 +293,59 @@ export class CaService {
     for (const profile of wanted) {
       const key = await SoftwareKey.generate(algorithm);
       const escrow = profile !== 'smime-signing';
-      const kept = escrow ? await this.keys.importSoftwareKey({ key, label: `${email} ${profile}`, purpose: 'encryption', actor: r.actor }) : undefined;
-      const signed = await this.signUnder(ISSUING_ID, { profile, subject, spki: key.spki, keyAlgorithm: key.algorithm, emails: [email], validation, ...(r.validityDays ? { validityDays: r.validityDays } : {}) });
-      const certificate = parseCertificate(signed.der);
+      const kept = escrow
+        ? await this.keys.importSoftwareKey({
+            key,
+            label: `${email} ${profile}`,
+            purpose: 'encryption',
+            actor: r.actor,
+          })
+        : undefined;
+      const signed = await this.signUnder(ISSUING_ID, {
+        profile,
+        subject,
+        spki: key.spki,
+        keyAlgorithm: key.algorithm,
+        emails: [email],
+        validation,
+        ...(r.validityDays ? { validityDays: r.validityDays } : {}),
+      });
+      const certificate = signed;
       await this.recordCertificate(ISSUING_ID, profile, certificate, kept?.id ?? null, email, r.actor);
-      issued.push({ serial: certificate.serialHex, profile, certificate, generatedKey: key, ...(kept ? { keyId: kept.id } : {}) });
+      issued.push({
+        serial: certificate.serialHex,
+        profile,
+        certificate,
+        generatedKey: key,
+        ...(kept ? { keyId: kept.id } : {}),
+      });
     }
     return issued;
   }
 
-  async revoke(p: { serial: string; reason: RevocationReason; actor: string; authorityId?: string }): Promise<CertificateRecord> {
+  async revoke(p: {
+    serial: string;
+    reason: RevocationReason;
+    actor: string;
+    authorityId?: string;
+  }): Promise<CertificateRecord> {
     if (!REVOCATION_REASONS.includes(p.reason)) {
-      throw new CaError(`unknown revocation reason "${p.reason}"; use one of ${REVOCATION_REASONS.join(', ')}`);
+      throw new CaError(
+        `unknown revocation reason "${p.reason}"; use one of ${REVOCATION_REASONS.join(', ')}`,
+      );
     }
     const serial = normaliseSerial(p.serial);
     const authorityId = p.authorityId ?? ISSUING_ID;
     const at = nowIso();
     await inTransaction(this.store, async (trx) => {
-      const row = await trx.selectFrom('certificates').select(['status']).where('authority_id', '=', authorityId).where('serial', '=', serial).executeTakeFirst();
-      if (!row) throw new CaError(`no certificate with serial ${serial} was issued by ${authorityId}`, 'not-found');
+      const row = await trx
+        .selectFrom('certificates')
+        .select(['status'])
+        .where('authority_id', '=', authorityId)
+        .where('serial', '=', serial)
+        .executeTakeFirst();
+      if (!row)
+        throw new CaError(`no certificate with serial ${serial} was issued by ${authorityId}`, 'not-found');
       if (row.status === 'revoked') throw new CaError(`certificate ${serial} is already revoked`, 'conflict');
       await trx
         .updateTable('certificates')
@@ -238,7 +354,15 @@ export class CaService {
         .where('serial', '=', serial)
         .execute();
       await trx.insertInto('revocation_events').values({ authority_id: authorityId, serial, at }).execute();
-      await this.audit.append({ actor: p.actor, action: 'certificate.revoke', target: serial, details: { authority: authorityId, reason: p.reason } }, trx);
+      await this.audit.append(
+        {
+          actor: p.actor,
+          action: 'certificate.revoke',
+          target: serial,
+          details: { authority: authorityId, reason: p.reason },
+        },
+        trx,
+      );
     });
     const record = await this.get(serial, authorityId);
     if (!record) throw new CaError(`certificate ${serial} vanished after revocation`, 'not-found');
@@ -263,23 +387,33 @@ export class CaService {
   }
 
   async get(serial: string, authorityId?: string): Promise<CertificateRecord | undefined> {
-    let q = this.store.db.selectFrom('certificates').selectAll().where('serial', '=', normaliseSerial(serial));
+    let q = this.store.db
+      .selectFrom('certificates')
+      .selectAll()
+      .where('serial', '=', normaliseSerial(serial));
     if (authorityId) q = q.where('authority_id', '=', authorityId);
     const row = await q.executeTakeFirst();
     return row ? toRecord(row) : undefined;
   }
 
-  async list(p: { email?: string; status?: 'valid' | 'revoked'; profile?: string; limit?: number } = {}): Promise<CertificateRecord[]> {
+  async list(
+    p: { email?: string; status?: 'valid' | 'revoked'; profile?: string; limit?: number } = {},
+  ): Promise<CertificateRecord[]> {
     let q = this.store.db.selectFrom('certificates').selectAll();
     if (p.email) q = q.where('email', '=', normaliseEmail(p.email));
     if (p.status) q = q.where('status', '=', p.status);
     if (p.profile) q = q.where('profile', '=', p.profile);
-    const rows = await q.orderBy('created_at', 'desc').limit(Math.min(p.limit ?? 100, 1000)).execute();
+    const rows = await q
+      .orderBy('created_at', 'desc')
+      .limit(Math.min(p.limit ?? 100, 1000))
+      .execute();
     return rows.map(toRecord);
   }
 
   /** The newest valid certificate of a service profile and its key (OCSP signer, TSA, seal). */
-  async serviceCredentials(profile: 'ocsp' | 'tsa' | 'seal'): Promise<{ certificate: ParsedCertificate; key: ManagedKey; chain: ParsedCertificate[] }> {
+  async serviceCredentials(
+    profile: 'ocsp' | 'tsa' | 'seal',
+  ): Promise<{ certificate: ParsedCertificate; key: ManagedKey; chain: ParsedCertificate[] }> {
     const now = nowIso();
     const row = await this.store.db
       .selectFrom('certificates')
@@ -290,19 +424,37 @@ export class CaService {
       .where('key_id', 'is not', null)
       .orderBy('not_before', 'desc')
       .executeTakeFirst();
-    if (!row || !row.key_id) throw new CaError(`no valid ${profile} certificate: run \`sealpost init\` first`, 'not-initialised');
+    if (!row || !row.key_id)
+      throw new CaError(`no valid ${profile} certificate: run \`sealpost init\` first`, 'not-initialised');
     const issuing = await this.authority(ISSUING_ID);
     const root = await this.authority(ROOT_ID);
-    return { certificate: parseCertificate(row.certificate), key: await this.keys.load(row.key_id), chain: [issuing.certificate, root.certificate] };
+    return {
+      certificate: parseCertificate(row.certificate),
+      key: await this.keys.load(row.key_id),
+      chain: [issuing.certificate, root.certificate],
+    };
   }
 
   async authority(id: string): Promise<Authority> {
     const cached = this.authorities.get(id);
     if (cached) return cached;
-    const row = await this.store.db.selectFrom('authorities').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) throw new CaError(`certificate authority "${id}" does not exist: run \`sealpost init\` first`, 'not-initialised');
-    if (!row.key_id) throw new CaError(`certificate authority "${id}" has no private key here`, 'not-initialised');
-    const authority: Authority = { id, certificate: parseCertificate(row.certificate), key: await this.keys.load(row.key_id) };
+    const row = await this.store.db
+      .selectFrom('authorities')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row)
+      throw new CaError(
+        `certificate authority "${id}" does not exist: run \`sealpost init\` first`,
+        'not-initialised',
+      );
+    if (!row.key_id)
+      throw new CaError(`certificate authority "${id}" has no private key here`, 'not-initialised');
+    const authority: Authority = {
+      id,
+      certificate: parseCertificate(row.certificate),
+      key: await this.keys.load(row.key_id),
+    };
     this.authorities.set(id, authority);
     return authority;
   }
@@ -346,13 +498,26 @@ export class CaService {
     });
     await this.store.db
       .insertInto('crls')
-      .values({ authority_id: authorityId, crl_number: crlNumber.toString(), this_update: thisUpdate.toISOString(), next_update: nextUpdate.toISOString(), der })
+      .values({
+        authority_id: authorityId,
+        crl_number: crlNumber.toString(),
+        this_update: thisUpdate.toISOString(),
+        next_update: nextUpdate.toISOString(),
+        der,
+      })
       .execute();
-    await this.audit.append({ actor: p.actor, action: 'crl.issue', target: authorityId, details: { crlNumber: crlNumber.toString(), revoked: revokedRows.length } });
+    await this.audit.append({
+      actor: p.actor,
+      action: 'crl.issue',
+      target: authorityId,
+      details: { crlNumber: crlNumber.toString(), revoked: revokedRows.length },
+    });
     return der;
   }
 
-  async latestCrl(authorityId: string): Promise<{ der: Buffer; crlNumber: bigint; thisUpdate: Date; nextUpdate: Date } | undefined> {
+  async latestCrl(
+    authorityId: string,
+  ): Promise<{ der: Buffer; crlNumber: bigint; thisUpdate: Date; nextUpdate: Date } | undefined> {
     // crl_number is text for portability; order by the issue time, which rises with the number.
     const row = await this.store.db
       .selectFrom('crls')
@@ -362,31 +527,61 @@ export class CaService {
       .orderBy('crl_number', 'desc')
       .executeTakeFirst();
     if (!row) return undefined;
-    return { der: Buffer.from(row.der), crlNumber: BigInt(row.crl_number), thisUpdate: new Date(row.this_update), nextUpdate: new Date(row.next_update) };
+    return {
+      der: Buffer.from(row.der),
+      crlNumber: BigInt(row.crl_number),
+      thisUpdate: new Date(row.this_update),
+      nextUpdate: new Date(row.next_update),
+    };
   }
 
   /** Revocations after `afterId`, oldest first: how other nodes learn that their cached answers are stale. */
-  async revocationEventsSince(afterId: number, limit = 1000): Promise<{ id: number; authorityId: string; serial: string; at: string }[]> {
-    const rows = await this.store.db.selectFrom('revocation_events').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
+  async revocationEventsSince(
+    afterId: number,
+    limit = 1000,
+  ): Promise<{ id: number; authorityId: string; serial: string; at: string }[]> {
+    const rows = await this.store.db
+      .selectFrom('revocation_events')
+      .selectAll()
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
     return rows.map((r) => ({ id: Number(r.id), authorityId: r.authority_id, serial: r.serial, at: r.at }));
   }
 
   async lastRevocationEventId(): Promise<number> {
-    const row = await this.store.db.selectFrom('revocation_events').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst();
+    const row = await this.store.db
+      .selectFrom('revocation_events')
+      .select((eb) => eb.fn.max('id').as('max'))
+      .executeTakeFirst();
     return Number(row?.max ?? 0);
   }
 
-  private userSubject(email: string, name: string | undefined, validation: ValidationModel, issuer: ParsedCertificate): Name {
+  private userSubject(
+    email: string,
+    name: string | undefined,
+    validation: ValidationModel,
+    issuer: ParsedCertificate,
+  ): Name {
     if (validation === 'mailbox') return buildName({ commonName: email, email });
-    if (!name) throw new CaError('a sponsor-validated certificate needs the person\'s name (--name)');
+    if (!name) throw new CaError("a sponsor-validated certificate needs the person's name (--name)");
     const org = organisationOf(issuer);
     return buildName({ commonName: name, email, ...(org ? { organization: org } : {}) });
   }
 
   private async signUnder(
     authorityId: string,
-    p: { profile: ProfileName; subject: Name; spki: Buffer; keyAlgorithm: KeyAlgorithm; emails?: string[]; validation?: ValidationModel; validityDays?: number },
-  ): Promise<{ der: Buffer }> {
+    p: {
+      profile: ProfileName;
+      subject: Name;
+      spki: Buffer;
+      keyAlgorithm: KeyAlgorithm;
+      emails?: string[];
+      validation?: ValidationModel;
+      validityDays?: number;
+    },
+  ): Promise<SignedCertificate> {
     const issuer = await this.authority(authorityId);
     const profile = buildProfile({
       profile: p.profile,
@@ -400,23 +595,65 @@ export class CaService {
       caIssuersUrl: this.urls.caIssuers(authorityId),
       crlUrl: this.urls.crl(authorityId),
     });
+    const serial = randomSerial();
     const der = await signCertificate(
-      { serial: randomSerial(), issuer: issuer.certificate.subject, subject: p.subject, spki: p.spki, ...profile },
+      {
+        serial,
+        issuer: issuer.certificate.subject,
+        subject: p.subject,
+        spki: p.spki,
+        ...profile,
+      },
       issuer.key.handle,
       defaultHashFor(issuer.key.algorithm),
     );
-    return { der };
+    // randomSerial() is positive with a non-zero first byte, so its hex is the serial as parsers print it.
+    return {
+      der,
+      serialHex: serial.toString('hex'),
+      subjectString: nameToString(p.subject),
+      emails: p.emails ?? [],
+      notBefore: profile.notBefore,
+      notAfter: profile.notAfter,
+    };
   }
 
-  private async insertAuthority(id: string, kind: string, parentId: string | null, cert: ParsedCertificate, keyId: string, actor: string): Promise<void> {
+  private async insertAuthority(
+    id: string,
+    kind: string,
+    parentId: string | null,
+    cert: ParsedCertificate,
+    keyId: string,
+    actor: string,
+  ): Promise<void> {
     await this.store.db
       .insertInto('authorities')
-      .values({ id, kind, parent_id: parentId, subject: cert.subjectString, certificate: cert.der, key_id: keyId, created_at: nowIso() })
+      .values({
+        id,
+        kind,
+        parent_id: parentId,
+        subject: cert.subjectString,
+        certificate: cert.der,
+        key_id: keyId,
+        created_at: nowIso(),
+      })
       .execute();
-    await this.audit.append({ actor, action: 'ca.create', target: id, details: { subject: cert.subjectString, serial: cert.serialHex } });
+    await this.audit.append({
+      actor,
+      action: 'ca.create',
+      target: id,
+      details: { subject: cert.subjectString, serial: cert.serialHex },
+    });
   }
 
-  private async recordCertificate(authorityId: string, profile: ProfileName, cert: ParsedCertificate, keyId: string | null, email: string | null, actor: string): Promise<void> {
+  private async recordCertificate(
+    authorityId: string,
+    profile: ProfileName,
+    cert: SignedCertificate,
+    keyId: string | null,
+    email: string | null,
+    actor: string,
+  ): Promise<void> {
     await inTransaction(this.store, async (trx) => {
       await trx
         .insertInto('certificates')
@@ -441,7 +678,13 @@ export class CaService {
           actor,
           action: 'certificate.issue',
           target: cert.serialHex,
-          details: { authority: authorityId, profile, subject: cert.subjectString, keyUse: 'ca-sign', escrowedKey: keyId !== null && profile.startsWith('smime') },
+          details: {
+            authority: authorityId,
+            profile,
+            subject: cert.subjectString,
+            keyUse: 'ca-sign',
+            escrowedKey: keyId !== null && profile.startsWith('smime'),
+          },
         },
         trx,
       );

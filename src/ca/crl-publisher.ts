@@ -66,9 +66,12 @@ export class CrlPublisher {
     const revoked = latestEvent !== this.lastEventId;
     for (const authorityId of await this.ca.authorityIds()) {
       const current = await this.ca.latestCrl(authorityId);
-      const halfLife = current ? current.thisUpdate.getTime() + (this.options.refreshHours * 3600_000) : 0;
+      const halfLife = current ? current.thisUpdate.getTime() + this.options.refreshHours * 3600_000 : 0;
       if (revoked || !current || Date.now() >= halfLife) {
-        await this.ca.issueCrl(authorityId, { validityHours: this.options.validityHours, actor: 'system:crl-leader' });
+        await this.ca.issueCrl(authorityId, {
+          validityHours: this.options.validityHours,
+          actor: 'system:crl-leader',
+        });
         this.log.info({ authority: authorityId }, 'CRL issued');
       }
     }

@@ -36,7 +36,11 @@ export function configFor(opts: GlobalOptions, overrides: ConfigOverrides = {}):
 }
 
 /** Open the installation for a one-shot command; logs go to stderr so stdout stays parseable. */
-export async function withSealpost<T>(opts: GlobalOptions, fn: (ctx: Sealpost) => Promise<T>, o: { createMasterKey?: boolean; overrides?: ConfigOverrides } = {}): Promise<T> {
+export async function withSealpost<T>(
+  opts: GlobalOptions,
+  fn: (ctx: Sealpost) => Promise<T>,
+  o: { createMasterKey?: boolean; overrides?: ConfigOverrides } = {},
+): Promise<T> {
   const config = configFor(opts, o.overrides);
   const log = createLogger(process.env.SEALPOST_LOG_LEVEL ?? 'warn', { destination: 2 });
   const ctx = await openSealpost(config, log, { createMasterKey: o.createMasterKey ?? false });
@@ -60,12 +64,21 @@ function jsonReplacer(_key: string, value: unknown): unknown {
 }
 
 /** A secret from --password, --password-file or an interactive prompt (never from a plain argument in scripts you share). */
-export async function readPassword(p: { password?: string; passwordFile?: string; prompt: string; confirm?: boolean }): Promise<string> {
+export async function readPassword(p: {
+  password?: string;
+  passwordFile?: string;
+  prompt: string;
+  confirm?: boolean;
+}): Promise<string> {
   if (p.password !== undefined) return p.password;
   if (p.passwordFile) return (await readFile(p.passwordFile, 'utf8')).replace(/\r?\n$/, '');
-  if (!process.stdin.isTTY) throw new CliError('no password given: use --password, --password-file, or run in a terminal to be prompted');
+  if (!process.stdin.isTTY)
+    throw new CliError(
+      'no password given: use --password, --password-file, or run in a terminal to be prompted',
+    );
   const first = await promptHidden(p.prompt);
-  if (p.confirm && (await promptHidden('Repeat: ')) !== first) throw new CliError('the passwords do not match');
+  if (p.confirm && (await promptHidden('Repeat: ')) !== first)
+    throw new CliError('the passwords do not match');
   return first;
 }
 

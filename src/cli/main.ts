@@ -8,7 +8,7 @@ import { CliError } from './common.js';
 
 export function buildProgram(): Command {
   const program = new Command('sealpost')
-    .description('Sealpost: the bank\'s own CA, OCSP, TSA and signing services')
+    .description("Sealpost: the bank's own CA, OCSP, TSA and signing services")
     .version('0.1.0')
     .option('--data <dir>', 'data directory (env SEALPOST_DATA; default ./data)')
     .option('--config <file>', 'JSON configuration file (default <data>/sealpost.json if present)')

@@ -65,7 +65,11 @@ export function unpadPkcs1v15(em: Uint8Array, expectedLength: number, fallback: 
  * Decrypt a PKCS#1 v1.5 encrypted key of `expectedLength` bytes with `privateKey`. Never throws for bad input:
  * a ciphertext of the wrong size, one not below the modulus, or a bad padding all give the synthetic key.
  */
-export function rsaPkcs1v15Decrypt(privateKey: KeyObject, ciphertext: Uint8Array, expectedLength: number): Buffer {
+export function rsaPkcs1v15Decrypt(
+  privateKey: KeyObject,
+  ciphertext: Uint8Array,
+  expectedLength: number,
+): Buffer {
   const secret = rejectionSecretOf(privateKey);
   const fallback = implicitRejectionKey(secret, ciphertext, expectedLength);
   const k = Math.ceil((privateKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8);

@@ -58,30 +58,65 @@ export class KeyService {
       sealed = sealPrivateKey(key.exportPkcs8(), this.requireMaster(), sealAad(id));
       handle = key;
     }
-    await this.insert({ id, label: p.label, algorithm: p.algorithm, purpose: p.purpose, handle, sealed, pkcs11Label });
+    await this.insert({
+      id,
+      label: p.label,
+      algorithm: p.algorithm,
+      purpose: p.purpose,
+      handle,
+      sealed,
+      pkcs11Label,
+    });
     await this.audit.append({
       actor: p.actor,
       action: 'key.generate',
       target: id,
       details: { label: p.label, algorithm: p.algorithm, backend: p.backend, purpose: p.purpose },
     });
-    const managed: ManagedKey = { id, label: p.label, algorithm: p.algorithm, backend: p.backend, purpose: p.purpose, handle };
+    const managed: ManagedKey = {
+      id,
+      label: p.label,
+      algorithm: p.algorithm,
+      backend: p.backend,
+      purpose: p.purpose,
+      handle,
+    };
     this.cache.set(id, managed);
     return managed;
   }
 
   /** Record a software key that came from outside (an imported CA, a CSR-less issuance) — sealed at once. */
-  async importSoftwareKey(p: { key: SoftwareKey; label: string; purpose: KeyPurpose; actor: string }): Promise<ManagedKey> {
+  async importSoftwareKey(p: {
+    key: SoftwareKey;
+    label: string;
+    purpose: KeyPurpose;
+    actor: string;
+  }): Promise<ManagedKey> {
     const id = randomUUID();
     const sealed = sealPrivateKey(p.key.exportPkcs8(), this.requireMaster(), sealAad(id));
-    await this.insert({ id, label: p.label, algorithm: p.key.algorithm, purpose: p.purpose, handle: p.key, sealed, pkcs11Label: null });
+    await this.insert({
+      id,
+      label: p.label,
+      algorithm: p.key.algorithm,
+      purpose: p.purpose,
+      handle: p.key,
+      sealed,
+      pkcs11Label: null,
+    });
     await this.audit.append({
       actor: p.actor,
       action: 'key.import',
       target: id,
       details: { label: p.label, algorithm: p.key.algorithm, purpose: p.purpose },
     });
-    const managed: ManagedKey = { id, label: p.label, algorithm: p.key.algorithm, backend: 'software', purpose: p.purpose, handle: p.key };
+    const managed: ManagedKey = {
+      id,
+      label: p.label,
+      algorithm: p.key.algorithm,
+      backend: 'software',
+      purpose: p.purpose,
+      handle: p.key,
+    };
     this.cache.set(id, managed);
     return managed;
   }
@@ -114,7 +149,8 @@ export class KeyService {
   /** The PKCS#8 of an escrowed software key, for PKCS#12 export to its owner. Audited by the caller. */
   async exportPkcs8(id: string): Promise<Buffer> {
     const key = await this.load(id);
-    if (!(key.handle instanceof SoftwareKey)) throw new KeyServiceError(`key ${id} lives in a token and cannot be exported`);
+    if (!(key.handle instanceof SoftwareKey))
+      throw new KeyServiceError(`key ${id} lives in a token and cannot be exported`);
     return key.handle.exportPkcs8();
   }
 

@@ -113,7 +113,8 @@ export class OcspService {
     if (!first) return { der: ocspErrorResponse('malformedRequest') };
     const entry = this.responderFor(first);
     // RFC 6960 §2.3: a request about a CA we do not serve gets "unauthorized".
-    if (!entry || request.certIds.some((id) => !entry.responder.servesIssuer(id))) return { der: ocspErrorResponse('unauthorized') };
+    if (!entry || request.certIds.some((id) => !entry.responder.servesIssuer(id)))
+      return { der: ocspErrorResponse('unauthorized') };
 
     const cacheable = request.nonce === undefined && request.certIds.length === 1;
     const cacheKey = cacheable ? first.der.toString('hex') : '';
@@ -127,7 +128,12 @@ export class OcspService {
     const nextUpdate = new Date(thisUpdate.getTime() + this.options.validityMinutes * 60_000);
     const answers: OcspSingleAnswer[] = [];
     for (const certId of request.certIds) {
-      answers.push({ certId, status: await this.ca.status(entry.authorityId, certId.serialHex), thisUpdate, nextUpdate });
+      answers.push({
+        certId,
+        status: await this.ca.status(entry.authorityId, certId.serialHex),
+        thisUpdate,
+        nextUpdate,
+      });
     }
     const der = await entry.responder.sign(answers, request.nonce);
     this.keyUse.record(entry.keyId, 'ocsp', first.serialHex);

@@ -76,7 +76,11 @@ function parseCsrUnchecked(input: Uint8Array | string): ParsedCsr {
   const csr = AsnConvert.parse(der, CertificationRequest);
   const info = csr.certificationRequestInfo;
   if (info.version !== 0) throw new CsrError(`certificate request version ${info.version} is not v1 (0)`);
-  const spki = serialize(info.subjectPKInfo);
+  // The SPKI exactly as received (3rd field of CertificationRequestInfo): no re-encoding on the issuance path.
+  const spkiTlv = children(der, infoTlv)[2];
+  if (!spkiTlv || spkiTlv.tag !== TAG.SEQUENCE)
+    throw new Asn1Error('certificationRequestInfo: subjectPKInfo missing');
+  const spki = tlvBytes(der, spkiTlv);
   const keyAlgorithm = keyAlgorithmOfSpki(spki);
   if (!verifySignature(spki, csr.signatureAlgorithm, tlvBytes(der, infoTlv), Buffer.from(csr.signature))) {
     throw new CsrError(

@@ -45,16 +45,27 @@ export class TsaService {
   /** Answer a DER TimeStampReq with a DER TimeStampResp; protocol errors become PKIStatus rejections. */
   async respond(body: Uint8Array): Promise<{ der: Buffer; granted: boolean }> {
     const signer = this.signer;
-    if (!signer) return { der: timeStampRejection('systemFailure', 'TSA is starting, try again'), granted: false };
+    if (!signer)
+      return { der: timeStampRejection('systemFailure', 'TSA is starting, try again'), granted: false };
     let request;
     try {
       request = parseTimeStampRequest(body);
     } catch (err) {
-      if (err instanceof TspRequestError) return { der: timeStampRejection(err.failInfo, err.message), granted: false };
-      return { der: timeStampRejection('badDataFormat', 'the request is not a DER TimeStampReq'), granted: false };
+      if (err instanceof TspRequestError)
+        return { der: timeStampRejection(err.failInfo, err.message), granted: false };
+      return {
+        der: timeStampRejection('badDataFormat', 'the request is not a DER TimeStampReq'),
+        granted: false,
+      };
     }
     if (request.reqPolicy && request.reqPolicy !== this.options.policy) {
-      return { der: timeStampRejection('unacceptedPolicy', `this TSA only issues under policy ${this.options.policy}`), granted: false };
+      return {
+        der: timeStampRejection(
+          'unacceptedPolicy',
+          `this TSA only issues under policy ${this.options.policy}`,
+        ),
+        granted: false,
+      };
     }
     const serial = await this.serials.allocate();
     const der = await signer.sign(request, serial, new Date());

@@ -22,7 +22,16 @@ describe('sealpost CLI on the embedded default (SQLite, software keys)', () => {
   });
 
   it('init creates the CA, a sealed master key and an admin API key, and is idempotent', async () => {
-    const first = await sealpost(['init', '--org', 'Example Bank', '--country', 'DE', '--data', data, '--json']);
+    const first = await sealpost([
+      'init',
+      '--org',
+      'Example Bank',
+      '--country',
+      'DE',
+      '--data',
+      data,
+      '--json',
+    ]);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     const out = JSON.parse(first.stdout);
@@ -45,49 +54,149 @@ describe('sealpost CLI on the embedded default (SQLite, software keys)', () => {
     for (const r of rows) expect(r.sealed.includes(Buffer.from('BEGIN PRIVATE KEY'))).toBe(false);
   });
 
-  it.skipIf(!hasOpenssl)('issues signing and encryption certificates that OpenSSL verifies for S/MIME', async () => {
-    const out = join(dir, 'alice');
-    const r = await sealpost(['ca', 'issue', '--email', 'Alice@Bank.Example', '--name', 'Alice Example', '--out', out, '--password-file', join(dir, 'pw.txt'), '--data', data, '--json']);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const result = JSON.parse(r.stdout);
-    expect(result.certificates.map((c: { profile: string }) => c.profile).sort()).toEqual(['smime-encryption', 'smime-signing']);
+  it.skipIf(!hasOpenssl)(
+    'issues signing and encryption certificates that OpenSSL verifies for S/MIME',
+    async () => {
+      const out = join(dir, 'alice');
+      const r = await sealpost([
+        'ca',
+        'issue',
+        '--email',
+        'Alice@Bank.Example',
+        '--name',
+        'Alice Example',
+        '--out',
+        out,
+        '--password-file',
+        join(dir, 'pw.txt'),
+        '--data',
+        data,
+        '--json',
+      ]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const result = JSON.parse(r.stdout);
+      expect(result.certificates.map((c: { profile: string }) => c.profile).sort()).toEqual([
+        'smime-encryption',
+        'smime-signing',
+      ]);
 
-    await run('sh', ['-c', `awk 'BEGIN{n=0} /BEGIN/{n++} {print > ("${out}/ca" n ".pem")}' ${out}/chain.pem`]);
-    const signing = await run('openssl', ['verify', '-purpose', 'smimesign', '-CAfile', join(out, 'ca2.pem'), '-untrusted', join(out, 'ca1.pem'), join(out, 'signing.pem')]);
-    expect(signing.stdout).toContain('OK');
-    expect(signing.code).toBe(0);
-    const enc = await run('openssl', ['verify', '-purpose', 'smimeencrypt', '-CAfile', join(out, 'ca2.pem'), '-untrusted', join(out, 'ca1.pem'), join(out, 'encryption.pem')]);
-    expect(enc.code).toBe(0);
+      await run('sh', [
+        '-c',
+        `awk 'BEGIN{n=0} /BEGIN/{n++} {print > ("${out}/ca" n ".pem")}' ${out}/chain.pem`,
+      ]);
+      const signing = await run('openssl', [
+        'verify',
+        '-purpose',
+        'smimesign',
+        '-CAfile',
+        join(out, 'ca2.pem'),
+        '-untrusted',
+        join(out, 'ca1.pem'),
+        join(out, 'signing.pem'),
+      ]);
+      expect(signing.stdout).toContain('OK');
+      expect(signing.code).toBe(0);
+      const enc = await run('openssl', [
+        'verify',
+        '-purpose',
+        'smimeencrypt',
+        '-CAfile',
+        join(out, 'ca2.pem'),
+        '-untrusted',
+        join(out, 'ca1.pem'),
+        join(out, 'encryption.pem'),
+      ]);
+      expect(enc.code).toBe(0);
 
-    const text = await run('openssl', ['x509', '-in', join(out, 'signing.pem'), '-noout', '-text']);
-    expect(text.stdout).toContain('email:alice@bank.example');
-    expect(text.stdout).toContain('E-mail Protection');
-    expect(text.stdout).toMatch(/Digital Signature, Non Repudiation/);
-    const encText = await run('openssl', ['x509', '-in', join(out, 'encryption.pem'), '-noout', '-text']);
-    expect(encText.stdout).toContain('Key Encipherment');
-    expect(encText.stdout).not.toContain('Digital Signature');
+      const text = await run('openssl', ['x509', '-in', join(out, 'signing.pem'), '-noout', '-text']);
+      expect(text.stdout).toContain('email:alice@bank.example');
+      expect(text.stdout).toContain('E-mail Protection');
+      expect(text.stdout).toMatch(/Digital Signature, Non Repudiation/);
+      const encText = await run('openssl', ['x509', '-in', join(out, 'encryption.pem'), '-noout', '-text']);
+      expect(encText.stdout).toContain('Key Encipherment');
+      expect(encText.stdout).not.toContain('Digital Signature');
 
-    const p12 = await run('openssl', ['pkcs12', '-info', '-noout', '-in', join(out, 'signing.p12'), '-passin', `pass:${pw}`]);
-    expect(p12.code).toBe(0);
-    expect(p12.stderr).toMatch(/AES-256-CBC/);
-    const wrong = await run('openssl', ['pkcs12', '-info', '-noout', '-in', join(out, 'signing.p12'), '-passin', 'pass:wrong-password']);
-    expect(wrong.code).not.toBe(0);
-  });
+      const p12 = await run('openssl', [
+        'pkcs12',
+        '-info',
+        '-noout',
+        '-in',
+        join(out, 'signing.p12'),
+        '-passin',
+        `pass:${pw}`,
+      ]);
+      expect(p12.code).toBe(0);
+      expect(p12.stderr).toMatch(/AES-256-CBC/);
+      const wrong = await run('openssl', [
+        'pkcs12',
+        '-info',
+        '-noout',
+        '-in',
+        join(out, 'signing.p12'),
+        '-passin',
+        'pass:wrong-password',
+      ]);
+      expect(wrong.code).not.toBe(0);
+    },
+  );
 
   it.skipIf(!hasOpenssl)('certifies the key of an OpenSSL CSR', async () => {
     const key = join(dir, 'bob.key');
     const csr = join(dir, 'bob.csr');
-    const made = await run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', '/CN=bob@bank.example', '-addext', 'subjectAltName=email:bob@bank.example']);
+    const made = await run('openssl', [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      csr,
+      '-subj',
+      '/CN=bob@bank.example',
+      '-addext',
+      'subjectAltName=email:bob@bank.example',
+    ]);
     expect(made.code).toBe(0);
     const out = join(dir, 'bob');
-    const r = await sealpost(['ca', 'issue', '--email', 'bob@bank.example', '--csr', csr, '--usage', 'signing', '--out', out, '--data', data, '--json']);
+    const r = await sealpost([
+      'ca',
+      'issue',
+      '--email',
+      'bob@bank.example',
+      '--csr',
+      csr,
+      '--usage',
+      'signing',
+      '--out',
+      out,
+      '--data',
+      data,
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const pub1 = await run('openssl', ['x509', '-in', join(out, 'signing.pem'), '-noout', '-pubkey']);
     const pub2 = await run('openssl', ['pkey', '-in', key, '-pubout']);
     expect(pub1.stdout).toBe(pub2.stdout);
 
-    const mismatch = await sealpost(['ca', 'issue', '--email', 'mallory@bank.example', '--csr', csr, '--usage', 'signing', '--out', join(dir, 'm'), '--data', data]);
+    const mismatch = await sealpost([
+      'ca',
+      'issue',
+      '--email',
+      'mallory@bank.example',
+      '--csr',
+      csr,
+      '--usage',
+      'signing',
+      '--out',
+      join(dir, 'm'),
+      '--data',
+      data,
+    ]);
     expect(mismatch.code).toBe(1);
     expect(mismatch.stderr.trim().split('\n')).toHaveLength(1);
     expect(mismatch.stderr).toContain('bob@bank.example');
@@ -95,10 +204,34 @@ describe('sealpost CLI on the embedded default (SQLite, software keys)', () => {
 
   it.skipIf(!hasOpenssl)('revocation lands in the CRL and OpenSSL then rejects the certificate', async () => {
     const out = join(dir, 'carol');
-    const issued = await sealpost(['ca', 'issue', '--email', 'carol@bank.example', '--usage', 'signing', '--out', out, '--password', pw, '--data', data, '--json']);
+    const issued = await sealpost([
+      'ca',
+      'issue',
+      '--email',
+      'carol@bank.example',
+      '--usage',
+      'signing',
+      '--out',
+      out,
+      '--password',
+      pw,
+      '--data',
+      data,
+      '--json',
+    ]);
     expect(issued.code).toBe(0);
     const serial: string = JSON.parse(issued.stdout).certificates[0].serial;
-    const revoke = await sealpost(['ca', 'revoke', '--serial', serial, '--reason', 'keyCompromise', '--data', data, '--json']);
+    const revoke = await sealpost([
+      'ca',
+      'revoke',
+      '--serial',
+      serial,
+      '--reason',
+      'keyCompromise',
+      '--data',
+      data,
+      '--json',
+    ]);
     expect(revoke.code).toBe(0);
     expect(JSON.parse(revoke.stdout)).toMatchObject({ status: 'revoked', revocationReason: 'keyCompromise' });
     const twice = await sealpost(['ca', 'revoke', '--serial', serial, '--data', data]);
@@ -116,11 +249,27 @@ describe('sealpost CLI on the embedded default (SQLite, software keys)', () => {
     expect(parsed.stdout).toContain('Key Compromise');
     const pemCrl = join(dir, 'ca.crl.pem');
     await run('openssl', ['crl', '-inform', 'DER', '-in', crlFile, '-out', pemCrl]);
-    const verdict = await run('openssl', ['verify', '-crl_check', '-CAfile', chain, '-CRLfile', pemCrl, join(out, 'signing.pem')]);
+    const verdict = await run('openssl', [
+      'verify',
+      '-crl_check',
+      '-CAfile',
+      chain,
+      '-CRLfile',
+      pemCrl,
+      join(out, 'signing.pem'),
+    ]);
     expect(verdict.code).not.toBe(0);
     expect(verdict.stdout + verdict.stderr).toContain('certificate revoked');
     // A certificate that was not revoked still passes the same check.
-    const good = await run('openssl', ['verify', '-crl_check', '-CAfile', chain, '-CRLfile', pemCrl, join(dir, 'alice', 'signing.pem')]);
+    const good = await run('openssl', [
+      'verify',
+      '-crl_check',
+      '-CAfile',
+      chain,
+      '-CRLfile',
+      pemCrl,
+      join(dir, 'alice', 'signing.pem'),
+    ]);
     expect(good.code).toBe(0);
   });
 
@@ -131,11 +280,21 @@ describe('sealpost CLI on the embedded default (SQLite, software keys)', () => {
     expect(report.ok).toBe(true);
     expect(report.count).toBeGreaterThan(10);
 
-    const listed = await sealpost(['audit', 'list', '--action', 'certificate.revoke', '--data', data, '--json']);
+    const listed = await sealpost([
+      'audit',
+      'list',
+      '--action',
+      'certificate.revoke',
+      '--data',
+      data,
+      '--json',
+    ]);
     expect(JSON.parse(listed.stdout).records).toHaveLength(1);
 
     const db = new Database(join(data, 'sealpost.db'));
-    db.prepare("update audit_log set details = replace(details, 'keyCompromise', 'superseded') where action = 'certificate.revoke'").run();
+    db.prepare(
+      "update audit_log set details = replace(details, 'keyCompromise', 'superseded') where action = 'certificate.revoke'",
+    ).run();
     db.close();
     const bad = await sealpost(['audit', 'verify', '--data', data]);
     expect(bad.code).toBe(1);
@@ -144,7 +303,18 @@ describe('sealpost CLI on the embedded default (SQLite, software keys)', () => {
   });
 
   it('every command has --help, and usage errors exit non-zero with a one-line reason', async () => {
-    for (const args of [['--help'], ['init', '--help'], ['serve', '--help'], ['ca', 'issue', '--help'], ['ca', 'revoke', '--help'], ['ca', 'crl', '--help'], ['ca', 'export', '--help'], ['ca', 'list', '--help'], ['audit', 'verify', '--help'], ['apikey', 'create', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['init', '--help'],
+      ['serve', '--help'],
+      ['ca', 'issue', '--help'],
+      ['ca', 'revoke', '--help'],
+      ['ca', 'crl', '--help'],
+      ['ca', 'export', '--help'],
+      ['ca', 'list', '--help'],
+      ['audit', 'verify', '--help'],
+      ['apikey', 'create', '--help'],
+    ]) {
       const r = await sealpost(args);
       expect(r.code, args.join(' ')).toBe(0);
       expect(r.stdout).toContain('Usage:');
@@ -152,7 +322,16 @@ describe('sealpost CLI on the embedded default (SQLite, software keys)', () => {
     const missing = await sealpost(['ca', 'revoke', '--data', data]);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/--serial/);
-    const badReason = await sealpost(['ca', 'revoke', '--serial', '01', '--reason', 'boredom', '--data', data]);
+    const badReason = await sealpost([
+      'ca',
+      'revoke',
+      '--serial',
+      '01',
+      '--reason',
+      'boredom',
+      '--data',
+      data,
+    ]);
     expect(badReason.code).toBe(1);
     expect(badReason.stderr.trim().split('\n')).toHaveLength(1);
     const unknown = await sealpost(['ca', 'show', '--serial', 'abcdef', '--data', data]);

@@ -20,11 +20,19 @@ describe('two nodes on one PostgreSQL database', () => {
   let pg: { url: string; drop(): Promise<void> } | undefined;
   const nodes: Node[] = [];
   let admin = '';
-  const env = (): NodeJS.ProcessEnv => ({ ...process.env, SEALPOST_DATABASE_URL: pg?.url ?? '', SEALPOST_MASTER_PASSPHRASE: 'multi-node test passphrase', SEALPOST_LOG_LEVEL: 'warn' });
+  const env = (): NodeJS.ProcessEnv => ({
+    ...process.env,
+    SEALPOST_DATABASE_URL: pg?.url ?? '',
+    SEALPOST_MASTER_PASSPHRASE: 'multi-node test passphrase',
+    SEALPOST_LOG_LEVEL: 'warn',
+  });
 
   async function startNode(name: string): Promise<Node> {
     const { cmd, args } = sealpostCommand();
-    const child = spawn(cmd, [...args, 'serve', '--data', join(dir, name), '--port', '0', '--json'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, [...args, 'serve', '--data', join(dir, name), '--port', '0', '--json'], {
+      env: env(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
@@ -46,7 +54,9 @@ describe('two nodes on one PostgreSQL database', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sealpost-multi-'));
     pg = await createPgTestDatabase();
-    const init = await sealpost(['init', '--org', 'Multi Node Bank', '--data', join(dir, 'a'), '--json'], { env: env() });
+    const init = await sealpost(['init', '--org', 'Multi Node Bank', '--data', join(dir, 'a'), '--json'], {
+      env: env(),
+    });
     expect(init.code, init.stderr).toBe(0);
     admin = (await readFile(JSON.parse(init.stdout).adminKeyFile, 'utf8')).trim();
     nodes.push(await startNode('a'), await startNode('b'));
@@ -65,21 +75,37 @@ describe('two nodes on one PostgreSQL database', () => {
     const res = await fetch(`${node.url}/v1/certificates`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-      body: JSON.stringify({ email, usage: 'signing', pkcs12Password: 'multi-node-pw', keyAlgorithm: 'ec-p256' }),
+      body: JSON.stringify({
+        email,
+        usage: 'signing',
+        pkcs12Password: 'multi-node-pw',
+        keyAlgorithm: 'ec-p256',
+      }),
     });
     expect(res.status).toBe(201);
-    return ((await res.json()) as { certificates: { serial: string; pem: string }[] }).certificates[0] ?? { serial: '', pem: '' };
+    return (
+      ((await res.json()) as { certificates: { serial: string; pem: string }[] }).certificates[0] ?? {
+        serial: '',
+        pem: '',
+      }
+    );
   };
 
   it('both nodes issue, serials never collide', async () => {
-    const issued = await Promise.all(Array.from({ length: 10 }, (_, i) => issue(nodes[i % 2] as Node, `user${i}@bank.example`)));
+    const issued = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => issue(nodes[i % 2] as Node, `user${i}@bank.example`)),
+    );
     expect(new Set(issued.map((c) => c.serial)).size).toBe(10);
   });
 
   it('exactly one node is the CRL leader', async () => {
     let leaders = 0;
     for (let attempt = 0; attempt < 20; attempt++) {
-      const states = await Promise.all(nodes.map(async (n) => ((await (await fetch(`${n.url}/healthz`)).json()) as { crlLeader: boolean }).crlLeader));
+      const states = await Promise.all(
+        nodes.map(
+          async (n) => ((await (await fetch(`${n.url}/healthz`)).json()) as { crlLeader: boolean }).crlLeader,
+        ),
+      );
       leaders = states.filter(Boolean).length;
       if (leaders === 1) break;
       await new Promise((r) => setTimeout(r, 250));
@@ -93,7 +119,11 @@ describe('two nodes on one PostgreSQL database', () => {
     const issuing = pemOrDer(await (await fetch(`${b.url}/ca/issuing.pem`)).text(), 'CERTIFICATE');
     const ask = async () => {
       const req = buildOcspRequest({ issuerCertificate: issuing, serialHex: cert.serial });
-      const res = await fetch(`${b.url}/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: req });
+      const res = await fetch(`${b.url}/ocsp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/ocsp-request' },
+        body: req,
+      });
       return parseOcspResponse(Buffer.from(await res.arrayBuffer())).answers[0]?.status.status;
     };
     expect(await ask()).toBe('good'); // now cached on node b

@@ -30,22 +30,67 @@ describe.skipIf(skip)('CA, OCSP and TSA keys inside a PKCS#11 token (SoftHSM2)',
 
   it('init puts the CA keys in the token; a certificate it issues verifies with OpenSSL', async () => {
     const data = join(dir, 'data');
-    const init = await sealpost(['init', '--org', 'HSM Bank', '--key-backend', 'pkcs11', '--data', data, '--json'], { env });
+    const init = await sealpost(
+      ['init', '--org', 'HSM Bank', '--key-backend', 'pkcs11', '--data', data, '--json'],
+      { env },
+    );
     expect(init.code, init.stderr).toBe(0);
 
-    const listed = await run('pkcs11-tool', ['--module', token.config.module, '--token-label', token.config.tokenLabel, '--login', '--pin', token.config.pin, '--list-objects', '--type', 'privkey']).catch(() => undefined);
+    const listed = await run('pkcs11-tool', [
+      '--module',
+      token.config.module,
+      '--token-label',
+      token.config.tokenLabel,
+      '--login',
+      '--pin',
+      token.config.pin,
+      '--list-objects',
+      '--type',
+      'privkey',
+    ]).catch(() => undefined);
     if (listed && listed.code === 0) expect(listed.stdout).toMatch(/issuing-ca/);
 
     const out = join(dir, 'hana');
-    const issued = await sealpost(['ca', 'issue', '--email', 'hana@bank.example', '--usage', 'signing', '--out', out, '--password', 'hsm-test-pw', '--data', data, '--json'], { env });
+    const issued = await sealpost(
+      [
+        'ca',
+        'issue',
+        '--email',
+        'hana@bank.example',
+        '--usage',
+        'signing',
+        '--out',
+        out,
+        '--password',
+        'hsm-test-pw',
+        '--data',
+        data,
+        '--json',
+      ],
+      { env },
+    );
     expect(issued.code, issued.stderr).toBe(0);
-    await run('sh', ['-c', `awk 'BEGIN{n=0} /BEGIN/{n++} {print > ("${out}/ca" n ".pem")}' ${out}/chain.pem`]);
-    const verify = await run('openssl', ['verify', '-purpose', 'smimesign', '-CAfile', join(out, 'ca2.pem'), '-untrusted', join(out, 'ca1.pem'), join(out, 'signing.pem')]);
+    await run('sh', [
+      '-c',
+      `awk 'BEGIN{n=0} /BEGIN/{n++} {print > ("${out}/ca" n ".pem")}' ${out}/chain.pem`,
+    ]);
+    const verify = await run('openssl', [
+      'verify',
+      '-purpose',
+      'smimesign',
+      '-CAfile',
+      join(out, 'ca2.pem'),
+      '-untrusted',
+      join(out, 'ca1.pem'),
+      join(out, 'signing.pem'),
+    ]);
     expect(verify.stdout).toContain('OK');
     expect(verify.code).toBe(0);
 
     // Without the PIN the installation refuses to start rather than falling back to software keys.
-    const noPin = await sealpost(['ca', 'list', '--data', data], { env: { ...env, SEALPOST_PKCS11_PIN_FILE: '', SEALPOST_PKCS11_PIN: '' } });
+    const noPin = await sealpost(['ca', 'list', '--data', data], {
+      env: { ...env, SEALPOST_PKCS11_PIN_FILE: '', SEALPOST_PKCS11_PIN: '' },
+    });
     expect(noPin.code).toBe(1);
   });
 });

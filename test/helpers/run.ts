@@ -8,9 +8,17 @@ export interface RunResult {
 }
 
 /** Run a program to completion; never throws for a non-zero exit (tests assert on `code`). */
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string | Buffer; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string | Buffer; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -22,7 +30,11 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      resolve({
+        code: code ?? -1,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      });
     });
     child.stdin.end(opts.input ?? '');
   });
@@ -31,8 +43,14 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
 const CLI_ENTRY = fileURLToPath(new URL('./cli-entry.ts', import.meta.url));
 
 /** The `sealpost` command, from source. */
-export function sealpost(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
-  return run(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { ...opts, env: { ...process.env, SEALPOST_LOG_LEVEL: 'warn', ...opts.env } });
+export function sealpost(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<RunResult> {
+  return run(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
+    ...opts,
+    env: { ...process.env, SEALPOST_LOG_LEVEL: 'warn', ...opts.env },
+  });
 }
 
 export function sealpostCommand(): { cmd: string; args: string[] } {
@@ -45,7 +63,8 @@ export function sealpostCommand(): { cmd: string; args: string[] } {
  */
 export function haveOracle(program: string): boolean {
   const found = spawnSync('sh', ['-c', `command -v ${program}`]).status === 0;
-  if (!found && process.env.CI === 'true') throw new Error(`oracle "${program}" is not installed (see .ci/run)`);
+  if (!found && process.env.CI === 'true')
+    throw new Error(`oracle "${program}" is not installed (see .ci/run)`);
   if (!found) console.warn(`skipping: oracle "${program}" is not installed`);
   return found;
 }

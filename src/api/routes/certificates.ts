@@ -33,7 +33,9 @@ const certificateRecordSchema = {
 
 const errorSchema = {
   type: 'object',
-  properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+  properties: {
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+  },
 } as const;
 
 interface IssueBody {
@@ -63,7 +65,7 @@ export async function certificateRoutes(
       schema: {
         summary: 'Issue S/MIME certificates for a mailbox',
         description:
-          'With `csr`, one certificate for the CSR\'s key (usage signing, encryption or multipurpose). Without, the server generates the keys ' +
+          "With `csr`, one certificate for the CSR's key (usage signing, encryption or multipurpose). Without, the server generates the keys " +
           '(signing key handed back and not kept; encryption key handed back and escrowed) and returns them as PKCS#12 protected by `pkcs12Password`.',
         tags: ['certificates'],
         security,
@@ -74,20 +76,36 @@ export async function certificateRoutes(
           properties: {
             email: { type: 'string', maxLength: 320 },
             name: { type: 'string', maxLength: 200 },
-            usage: { type: 'string', enum: ['signing', 'encryption', 'both', 'multipurpose'], default: 'both' },
+            usage: {
+              type: 'string',
+              enum: ['signing', 'encryption', 'both', 'multipurpose'],
+              default: 'both',
+            },
             csr: { type: 'string', maxLength: 65536, description: 'PEM PKCS#10' },
             keyAlgorithm: { type: 'string', enum: [...KEY_ALGORITHMS] },
             validityDays: { type: 'integer', minimum: 1, maximum: 825 },
             validation: { type: 'string', enum: ['mailbox', 'sponsor'] },
             pkcs12Password: { type: 'string', minLength: 8, maxLength: 256 },
-            legacyPkcs12: { type: 'boolean', description: 'PBE-SHA1-3DES instead of AES-256/PBES2 (for gpgsm and old clients)' },
+            legacyPkcs12: {
+              type: 'boolean',
+              description: 'PBE-SHA1-3DES instead of AES-256/PBES2 (for gpgsm and old clients)',
+            },
           },
         },
         response: {
           201: {
             type: 'object',
             properties: {
-              certificates: { type: 'array', items: { ...certificateRecordSchema, properties: { ...certificateRecordSchema.properties, pkcs12: { type: 'string', description: 'base64 PKCS#12 (server-generated keys only)' } } } },
+              certificates: {
+                type: 'array',
+                items: {
+                  ...certificateRecordSchema,
+                  properties: {
+                    ...certificateRecordSchema.properties,
+                    pkcs12: { type: 'string', description: 'base64 PKCS#12 (server-generated keys only)' },
+                  },
+                },
+              },
               chainPem: { type: 'string' },
             },
           },
@@ -100,7 +118,11 @@ export async function certificateRoutes(
     async (request, reply) => {
       const b = request.body;
       if (!b.csr && !b.pkcs12Password) {
-        throw new HttpError(400, 'password_required', 'server-generated keys are returned as PKCS#12: give pkcs12Password (≥ 8 characters), or send a csr');
+        throw new HttpError(
+          400,
+          'password_required',
+          'server-generated keys are returned as PKCS#12: give pkcs12Password (≥ 8 characters), or send a csr',
+        );
       }
       const issued = await ca.issueUser({
         email: b.email,
@@ -116,7 +138,12 @@ export async function certificateRoutes(
       const chainDer = (await ca.authority('issuing')).certificate.der;
       const certificates = issued.map((i) => {
         metrics.certificatesIssued.inc({ profile: i.profile });
-        return { ...issuedView(i), ...(i.generatedKey && b.pkcs12Password ? { pkcs12: packPkcs12(i, chainDer, b.pkcs12Password, b.legacyPkcs12 ?? false) } : {}) };
+        return {
+          ...issuedView(i),
+          ...(i.generatedKey && b.pkcs12Password
+            ? { pkcs12: packPkcs12(i, chainDer, b.pkcs12Password, b.legacyPkcs12 ?? false) }
+            : {}),
+        };
       });
       return reply.status(201).send({ certificates, chainPem });
     },
@@ -126,11 +153,18 @@ export async function certificateRoutes(
     '/v1/certificates/:serial',
     {
       preHandler: requireScope(apiKeys, 'ca:read'),
-      schema: { summary: 'Look up a certificate by serial', tags: ['certificates'], security, params: { type: 'object', properties: { serial: { type: 'string', maxLength: 130 } } }, response: { 200: certificateRecordSchema, 404: errorSchema } },
+      schema: {
+        summary: 'Look up a certificate by serial',
+        tags: ['certificates'],
+        security,
+        params: { type: 'object', properties: { serial: { type: 'string', maxLength: 130 } } },
+        response: { 200: certificateRecordSchema, 404: errorSchema },
+      },
     },
     async (request) => {
       const record = await ca.get(request.params.serial);
-      if (!record) throw new HttpError(404, 'not_found', `no certificate with serial ${request.params.serial}`);
+      if (!record)
+        throw new HttpError(404, 'not_found', `no certificate with serial ${request.params.serial}`);
       return recordView(record);
     },
   );
@@ -143,13 +177,30 @@ export async function certificateRoutes(
         summary: 'List certificates (newest first), optionally for one mailbox',
         tags: ['certificates'],
         security,
-        querystring: { type: 'object', additionalProperties: false, properties: { email: { type: 'string', maxLength: 320 }, status: { type: 'string', enum: ['valid', 'revoked'] }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } } },
-        response: { 200: { type: 'object', properties: { certificates: { type: 'array', items: certificateRecordSchema } } } },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            email: { type: 'string', maxLength: 320 },
+            status: { type: 'string', enum: ['valid', 'revoked'] },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: { certificates: { type: 'array', items: certificateRecordSchema } },
+          },
+        },
       },
     },
     async (request) => {
       const q = request.query;
-      const records = await ca.list({ ...(q.email ? { email: q.email } : {}), ...(q.status ? { status: q.status } : {}), limit: q.limit ?? 100 });
+      const records = await ca.list({
+        ...(q.email ? { email: q.email } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        limit: q.limit ?? 100,
+      });
       return { certificates: records.map(recordView) };
     },
   );
@@ -163,12 +214,20 @@ export async function certificateRoutes(
         tags: ['certificates'],
         security,
         params: { type: 'object', properties: { serial: { type: 'string', maxLength: 130 } } },
-        body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', enum: [...REVOCATION_REASONS], default: 'unspecified' } } },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { reason: { type: 'string', enum: [...REVOCATION_REASONS], default: 'unspecified' } },
+        },
         response: { 200: certificateRecordSchema, 404: errorSchema, 409: errorSchema },
       },
     },
     async (request) => {
-      const record = await ca.revoke({ serial: request.params.serial, reason: request.body?.reason ?? 'unspecified', actor: actorOf(request) });
+      const record = await ca.revoke({
+        serial: request.params.serial,
+        reason: request.body?.reason ?? 'unspecified',
+        actor: actorOf(request),
+      });
       metrics.revocations.inc({ reason: record.revocationReason ?? 'unspecified' });
       // This node's OCSP cache and CRL follow at once; other nodes follow on their next poll.
       await opts.ocsp?.pollRevocations();

@@ -17,14 +17,17 @@ export async function caPublicRoutes(app: FastifyInstance, opts: { ca: CaService
   app.get('/ca/:file', { schema: { hide: true } }, async (request, reply) => {
     const file = (request.params as { file: string }).file;
     const match = /^([a-z0-9-]+)\.(crt|pem)$/.exec(file);
-    if (!match) throw new HttpError(404, 'not_found', 'no such CA certificate; try /ca/issuing.crt or /ca/root.crt');
+    if (!match)
+      throw new HttpError(404, 'not_found', 'no such CA certificate; try /ca/issuing.crt or /ca/root.crt');
     const [, id = '', ext] = match;
     if (!(await ca.authorityIds()).includes(id)) throw new HttpError(404, 'not_found', `no CA named "${id}"`);
     const cert = (await ca.authority(id)).certificate.der;
     if (ext === 'pem') return reply.type('application/x-pem-file').send(toPem(cert, 'CERTIFICATE'));
     return reply.type('application/pkix-cert').header('cache-control', 'public, max-age=86400').send(cert);
   });
-  app.get('/ca/chain.pem', { schema: { hide: true } }, async (_request, reply) => reply.type('application/x-pem-file').send(await ca.chainPem()));
+  app.get('/ca/chain.pem', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('application/x-pem-file').send(await ca.chainPem()),
+  );
   app.get('/crl/:file', { schema: { hide: true } }, async (request, reply) => {
     const file = (request.params as { file: string }).file;
     const id = /^([a-z0-9-]+)\.crl$/.exec(file)?.[1];
@@ -41,9 +44,16 @@ export async function caPublicRoutes(app: FastifyInstance, opts: { ca: CaService
   });
 }
 
-export async function ocspRoutes(app: FastifyInstance, opts: { ocsp: OcspService; metrics: Metrics }): Promise<void> {
+export async function ocspRoutes(
+  app: FastifyInstance,
+  opts: { ocsp: OcspService; metrics: Metrics },
+): Promise<void> {
   const { ocsp, metrics } = opts;
-  app.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: OCSP_MAX_BYTES }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(
+    'application/ocsp-request',
+    { parseAs: 'buffer', bodyLimit: OCSP_MAX_BYTES },
+    (_req, body, done) => done(null, body),
+  );
   const send = (reply: FastifyReply, answer: OcspAnswer): FastifyReply => {
     metrics.ocspResponses.inc({ outcome: answer.cache ? 'signed' : 'other' });
     reply.type('application/ocsp-response');
@@ -61,7 +71,12 @@ export async function ocspRoutes(app: FastifyInstance, opts: { ocsp: OcspService
     return reply.send(answer.der);
   };
   app.post(PKI_PATHS.ocsp, { schema: { hide: true } }, async (request, reply) => {
-    if (!Buffer.isBuffer(request.body)) throw new HttpError(415, 'unsupported_media_type', 'send the DER OCSPRequest as application/ocsp-request');
+    if (!Buffer.isBuffer(request.body))
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        'send the DER OCSPRequest as application/ocsp-request',
+      );
     return send(reply, await ocsp.respond(request.body));
   });
   app.get(`${PKI_PATHS.ocsp}/*`, { schema: { hide: true } }, async (request, reply) => {
@@ -72,16 +87,29 @@ export async function ocspRoutes(app: FastifyInstance, opts: { ocsp: OcspService
     } catch {
       der = Buffer.alloc(0);
     }
-    if (der.length > OCSP_MAX_BYTES) throw new HttpError(414, 'uri_too_long', 'OCSP request too large for GET; use POST');
+    if (der.length > OCSP_MAX_BYTES)
+      throw new HttpError(414, 'uri_too_long', 'OCSP request too large for GET; use POST');
     return send(reply, await ocsp.respond(der));
   });
 }
 
-export async function tsaRoutes(app: FastifyInstance, opts: { tsa: TsaService; metrics: Metrics }): Promise<void> {
+export async function tsaRoutes(
+  app: FastifyInstance,
+  opts: { tsa: TsaService; metrics: Metrics },
+): Promise<void> {
   const { tsa, metrics } = opts;
-  app.addContentTypeParser('application/timestamp-query', { parseAs: 'buffer', bodyLimit: TSA_MAX_BYTES }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(
+    'application/timestamp-query',
+    { parseAs: 'buffer', bodyLimit: TSA_MAX_BYTES },
+    (_req, body, done) => done(null, body),
+  );
   app.post(PKI_PATHS.tsa, { schema: { hide: true } }, async (request, reply) => {
-    if (!Buffer.isBuffer(request.body)) throw new HttpError(415, 'unsupported_media_type', 'send the DER TimeStampReq as application/timestamp-query');
+    if (!Buffer.isBuffer(request.body))
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        'send the DER TimeStampReq as application/timestamp-query',
+      );
     const answer = await tsa.respond(request.body);
     metrics.timestamps.inc({ outcome: answer.granted ? 'granted' : 'rejected' });
     return reply.type('application/timestamp-reply').header('cache-control', 'no-store').send(answer.der);

@@ -15,10 +15,16 @@ export function registerApiKey(program: Command): void {
     .action(async (o: { name: string; scopes: string; out?: string }, cmd: Command) => {
       const g = globals(cmd);
       await withSealpost(g, async (ctx) => {
-        const { token, info } = await ctx.apiKeys.create({ name: o.name, scopes: parseList(o.scopes), actor: 'cli' });
+        const { token, info } = await ctx.apiKeys.create({
+          name: o.name,
+          scopes: parseList(o.scopes),
+          actor: 'cli',
+        });
         if (o.out) await writeFile(o.out, token + '\n', { mode: 0o600, flag: 'wx' });
         output(g, { ...info, ...(o.out ? { file: o.out } : { token }) }, () =>
-          o.out ? `Created API key ${info.id} (${info.scopes.join(' ')}), written to ${o.out}` : `Created API key ${info.id} (${info.scopes.join(' ')}):\n${token}\nStore it now: it cannot be shown again.`,
+          o.out
+            ? `Created API key ${info.id} (${info.scopes.join(' ')}), written to ${o.out}`
+            : `Created API key ${info.id} (${info.scopes.join(' ')}):\n${token}\nStore it now: it cannot be shown again.`,
         );
       });
     });
@@ -30,7 +36,17 @@ export function registerApiKey(program: Command): void {
       const g = globals(cmd);
       await withSealpost(g, async (ctx) => {
         const keys = await ctx.apiKeys.list();
-        output(g, { keys }, () => keys.map((k) => `${k.id}  ${(k.revokedAt ? 'revoked' : 'active').padEnd(8)} ${k.scopes.join(',').padEnd(24)} ${k.name}`).join('\n') || 'No API keys.');
+        output(
+          g,
+          { keys },
+          () =>
+            keys
+              .map(
+                (k) =>
+                  `${k.id}  ${(k.revokedAt ? 'revoked' : 'active').padEnd(8)} ${k.scopes.join(',').padEnd(24)} ${k.name}`,
+              )
+              .join('\n') || 'No API keys.',
+        );
       });
     });
 

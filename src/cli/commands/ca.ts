@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REVOCATION_REASONS, ISSUING_ID, type CertificateRecord, type UserUsage } from '../../ca/ca-service.js';
+import {
+  REVOCATION_REASONS,
+  ISSUING_ID,
+  type CertificateRecord,
+  type UserUsage,
+} from '../../ca/ca-service.js';
 import type { ValidationModel } from '../../ca/profiles.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../../crypto/key-handle.js';
 import type { RevocationReason } from '../../pkix/crl.js';
@@ -12,12 +17,14 @@ import { CliError, globals, output, readPassword, withSealpost } from '../common
 const USAGES: UserUsage[] = ['signing', 'encryption', 'both', 'multipurpose'];
 
 export function registerCa(program: Command): void {
-  const ca = program.command('ca').description('issue, revoke and publish certificates of the organisation CA');
+  const ca = program
+    .command('ca')
+    .description('issue, revoke and publish certificates of the organisation CA');
 
   ca.command('issue')
     .description('issue S/MIME certificates for a mailbox: server-generated keys as PKCS#12, or for a CSR')
     .requiredOption('--email <address>', 'the mailbox (rfc822Name)')
-    .option('--name <full name>', 'the person\'s name (sponsor-validated certificate)')
+    .option('--name <full name>', "the person's name (sponsor-validated certificate)")
     .option('--csr <file>', 'PKCS#10 request (PEM or DER): certify its key instead of generating one')
     .option('--usage <usage>', `${USAGES.join(' | ')} (default: both without --csr, signing with --csr)`)
     .option('--key-algorithm <alg>', `for generated keys: ${KEY_ALGORITHMS.join(', ')}`, 'rsa-2048')
@@ -27,49 +34,102 @@ export function registerCa(program: Command): void {
     .option('--password <password>', 'PKCS#12 password (prefer --password-file or the prompt)')
     .option('--password-file <file>', 'read the PKCS#12 password from a file')
     .option('--legacy', 'PKCS#12 with PBE-SHA1-3DES (for gpgsm and old clients) instead of AES-256')
-    .action(async (o: { email: string; name?: string; csr?: string; usage?: string; keyAlgorithm: string; validityDays?: string; validation?: string; out: string; password?: string; passwordFile?: string; legacy?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      if (o.usage && !USAGES.includes(o.usage as UserUsage)) throw new CliError(`--usage must be one of ${USAGES.join(', ')}`);
-      if (!(KEY_ALGORITHMS as readonly string[]).includes(o.keyAlgorithm)) throw new CliError(`--key-algorithm must be one of ${KEY_ALGORITHMS.join(', ')}`);
-      if (o.validation && o.validation !== 'mailbox' && o.validation !== 'sponsor') throw new CliError('--validation must be mailbox or sponsor');
-      const validityDays = o.validityDays ? Number(o.validityDays) : undefined;
-      if (validityDays !== undefined && (!Number.isInteger(validityDays) || validityDays < 1 || validityDays > 825)) throw new CliError('--validity-days must be 1…825');
-      const csr = o.csr ? await readFile(o.csr) : undefined;
-      const password = csr ? undefined : await readPassword({ ...(o.password !== undefined ? { password: o.password } : {}), ...(o.passwordFile ? { passwordFile: o.passwordFile } : {}), prompt: 'PKCS#12 password: ', confirm: true });
-      if (password !== undefined && password.length < 8) throw new CliError('the PKCS#12 password must have at least 8 characters');
-      await withSealpost(g, async (ctx) => {
-        const issued = await ctx.ca.issueUser({
-          email: o.email,
-          usage: (o.usage as UserUsage | undefined) ?? (csr ? 'signing' : 'both'),
-          keyAlgorithm: o.keyAlgorithm as KeyAlgorithm,
-          actor: 'cli',
-          ...(o.name ? { name: o.name } : {}),
-          ...(csr ? { csr } : {}),
-          ...(validityDays ? { validityDays } : {}),
-          ...(o.validation ? { validation: o.validation as ValidationModel } : {}),
-        });
-        await mkdir(o.out, { recursive: true, mode: 0o700 });
-        const issuing = (await ctx.ca.authority(ISSUING_ID)).certificate.der;
-        await writeFile(join(o.out, 'chain.pem'), await ctx.ca.chainPem());
-        const files: { serial: string; profile: string; certificate: string; pkcs12?: string }[] = [];
-        for (const i of issued) {
-          const stem = i.profile.replace(/^smime-/, '');
-          const certFile = join(o.out, `${stem}.pem`);
-          await writeFile(certFile, toPem(i.certificate.der, 'CERTIFICATE'));
-          const entry: (typeof files)[number] = { serial: i.serial, profile: i.profile, certificate: certFile };
-          if (i.generatedKey && password !== undefined) {
-            const p12File = join(o.out, `${stem}.p12`);
-            const p12 = buildPkcs12({ privateKey: i.generatedKey.exportPkcs8(), certificate: i.certificate.der, chain: [issuing], password, legacy: o.legacy ?? false, friendlyName: `${o.email} (${stem})` });
-            await writeFile(p12File, p12, { mode: 0o600 });
-            entry.pkcs12 = p12File;
+    .action(
+      async (
+        o: {
+          email: string;
+          name?: string;
+          csr?: string;
+          usage?: string;
+          keyAlgorithm: string;
+          validityDays?: string;
+          validation?: string;
+          out: string;
+          password?: string;
+          passwordFile?: string;
+          legacy?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const g = globals(cmd);
+        if (o.usage && !USAGES.includes(o.usage as UserUsage))
+          throw new CliError(`--usage must be one of ${USAGES.join(', ')}`);
+        if (!(KEY_ALGORITHMS as readonly string[]).includes(o.keyAlgorithm))
+          throw new CliError(`--key-algorithm must be one of ${KEY_ALGORITHMS.join(', ')}`);
+        if (o.validation && o.validation !== 'mailbox' && o.validation !== 'sponsor')
+          throw new CliError('--validation must be mailbox or sponsor');
+        const validityDays = o.validityDays ? Number(o.validityDays) : undefined;
+        if (
+          validityDays !== undefined &&
+          (!Number.isInteger(validityDays) || validityDays < 1 || validityDays > 825)
+        )
+          throw new CliError('--validity-days must be 1…825');
+        const csr = o.csr ? await readFile(o.csr) : undefined;
+        const password = csr
+          ? undefined
+          : await readPassword({
+              ...(o.password !== undefined ? { password: o.password } : {}),
+              ...(o.passwordFile ? { passwordFile: o.passwordFile } : {}),
+              prompt: 'PKCS#12 password: ',
+              confirm: true,
+            });
+        if (password !== undefined && password.length < 8)
+          throw new CliError('the PKCS#12 password must have at least 8 characters');
+        await withSealpost(g, async (ctx) => {
+          const issued = await ctx.ca.issueUser({
+            email: o.email,
+            usage: (o.usage as UserUsage | undefined) ?? (csr ? 'signing' : 'both'),
+            keyAlgorithm: o.keyAlgorithm as KeyAlgorithm,
+            actor: 'cli',
+            ...(o.name ? { name: o.name } : {}),
+            ...(csr ? { csr } : {}),
+            ...(validityDays ? { validityDays } : {}),
+            ...(o.validation ? { validation: o.validation as ValidationModel } : {}),
+          });
+          await mkdir(o.out, { recursive: true, mode: 0o700 });
+          const issuing = (await ctx.ca.authority(ISSUING_ID)).certificate.der;
+          await writeFile(join(o.out, 'chain.pem'), await ctx.ca.chainPem());
+          const files: { serial: string; profile: string; certificate: string; pkcs12?: string }[] = [];
+          for (const i of issued) {
+            const stem = i.profile.replace(/^smime-/, '');
+            const certFile = join(o.out, `${stem}.pem`);
+            await writeFile(certFile, toPem(i.certificate.der, 'CERTIFICATE'));
+            const entry: (typeof files)[number] = {
+              serial: i.serial,
+              profile: i.profile,
+              certificate: certFile,
+            };
+            if (i.generatedKey && password !== undefined) {
+              const p12File = join(o.out, `${stem}.p12`);
+              const p12 = buildPkcs12({
+                privateKey: i.generatedKey.exportPkcs8(),
+                certificate: i.certificate.der,
+                chain: [issuing],
+                password,
+                legacy: o.legacy ?? false,
+                friendlyName: `${o.email} (${stem})`,
+              });
+              await writeFile(p12File, p12, { mode: 0o600 });
+              entry.pkcs12 = p12File;
+            }
+            files.push(entry);
           }
-          files.push(entry);
-        }
-        output(g, { email: o.email.toLowerCase(), certificates: files, chain: join(o.out, 'chain.pem') }, () =>
-          [`Issued ${files.length} certificate(s) for ${o.email}:`, ...files.map((f) => `  ${f.profile.padEnd(20)} serial ${f.serial}\n    ${f.certificate}${f.pkcs12 ? `\n    ${f.pkcs12}` : ''}`), `  chain: ${join(o.out, 'chain.pem')}`].join('\n'),
-        );
-      });
-    });
+          output(
+            g,
+            { email: o.email.toLowerCase(), certificates: files, chain: join(o.out, 'chain.pem') },
+            () =>
+              [
+                `Issued ${files.length} certificate(s) for ${o.email}:`,
+                ...files.map(
+                  (f) =>
+                    `  ${f.profile.padEnd(20)} serial ${f.serial}\n    ${f.certificate}${f.pkcs12 ? `\n    ${f.pkcs12}` : ''}`,
+                ),
+                `  chain: ${join(o.out, 'chain.pem')}`,
+              ].join('\n'),
+          );
+        });
+      },
+    );
 
   ca.command('revoke')
     .description('revoke a certificate (the CRL and OCSP answers follow)')
@@ -77,10 +137,20 @@ export function registerCa(program: Command): void {
     .option('--reason <reason>', REVOCATION_REASONS.join(' | '), 'unspecified')
     .action(async (o: { serial: string; reason: string }, cmd: Command) => {
       const g = globals(cmd);
-      if (!(REVOCATION_REASONS as readonly string[]).includes(o.reason)) throw new CliError(`--reason must be one of ${REVOCATION_REASONS.join(', ')}`);
+      if (!(REVOCATION_REASONS as readonly string[]).includes(o.reason))
+        throw new CliError(`--reason must be one of ${REVOCATION_REASONS.join(', ')}`);
       await withSealpost(g, async (ctx) => {
-        const record = await ctx.ca.revoke({ serial: o.serial, reason: o.reason as RevocationReason, actor: 'cli' });
-        output(g, recordJson(record), () => `Revoked ${record.serial} (${record.subject}) at ${record.revokedAt}, reason ${record.revocationReason}`);
+        const record = await ctx.ca.revoke({
+          serial: o.serial,
+          reason: o.reason as RevocationReason,
+          actor: 'cli',
+        });
+        output(
+          g,
+          recordJson(record),
+          () =>
+            `Revoked ${record.serial} (${record.subject}) at ${record.revokedAt}, reason ${record.revocationReason}`,
+        );
       });
     });
 
@@ -91,12 +161,26 @@ export function registerCa(program: Command): void {
     .action(async (o: { authority: string; out?: string }, cmd: Command) => {
       const g = globals(cmd);
       await withSealpost(g, async (ctx) => {
-        const der = await ctx.ca.issueCrl(o.authority, { validityHours: ctx.config.crl.validityHours, actor: 'cli' });
+        const der = await ctx.ca.issueCrl(o.authority, {
+          validityHours: ctx.config.crl.validityHours,
+          actor: 'cli',
+        });
         const latest = await ctx.ca.latestCrl(o.authority);
         if (o.out) await writeFile(o.out, der);
         else if (!g.json) process.stdout.write(toPem(der, 'X509 CRL'));
-        output(g, { authority: o.authority, crlNumber: latest?.crlNumber.toString(), nextUpdate: latest?.nextUpdate.toISOString(), out: o.out ?? null, ...(o.out ? {} : { pem: toPem(der, 'X509 CRL') }) }, () =>
-          o.out ? `Wrote CRL #${latest?.crlNumber} for ${o.authority} to ${o.out} (next update ${latest?.nextUpdate.toISOString()})` : '',
+        output(
+          g,
+          {
+            authority: o.authority,
+            crlNumber: latest?.crlNumber.toString(),
+            nextUpdate: latest?.nextUpdate.toISOString(),
+            out: o.out ?? null,
+            ...(o.out ? {} : { pem: toPem(der, 'X509 CRL') }),
+          },
+          () =>
+            o.out
+              ? `Wrote CRL #${latest?.crlNumber} for ${o.authority} to ${o.out} (next update ${latest?.nextUpdate.toISOString()})`
+              : '',
         );
       });
     });
@@ -123,11 +207,23 @@ export function registerCa(program: Command): void {
     .option('--limit <n>', 'at most this many', '50')
     .action(async (o: { email?: string; status?: string; limit: string }, cmd: Command) => {
       const g = globals(cmd);
-      if (o.status && o.status !== 'valid' && o.status !== 'revoked') throw new CliError('--status must be valid or revoked');
+      if (o.status && o.status !== 'valid' && o.status !== 'revoked')
+        throw new CliError('--status must be valid or revoked');
       await withSealpost(g, async (ctx) => {
-        const records = await ctx.ca.list({ ...(o.email ? { email: o.email } : {}), ...(o.status ? { status: o.status as 'valid' | 'revoked' } : {}), limit: Number(o.limit) || 50 });
+        const records = await ctx.ca.list({
+          ...(o.email ? { email: o.email } : {}),
+          ...(o.status ? { status: o.status as 'valid' | 'revoked' } : {}),
+          limit: Number(o.limit) || 50,
+        });
         output(g, { certificates: records.map(recordJson) }, () =>
-          records.length === 0 ? 'No certificates.' : records.map((r) => `${r.serial}  ${r.status.padEnd(7)} ${r.profile.padEnd(18)} ${r.notAfter.slice(0, 10)}  ${r.subject}`).join('\n'),
+          records.length === 0
+            ? 'No certificates.'
+            : records
+                .map(
+                  (r) =>
+                    `${r.serial}  ${r.status.padEnd(7)} ${r.profile.padEnd(18)} ${r.notAfter.slice(0, 10)}  ${r.subject}`,
+                )
+                .join('\n'),
         );
       });
     });
@@ -141,12 +237,29 @@ export function registerCa(program: Command): void {
         const r = await ctx.ca.get(o.serial);
         if (!r) throw new CliError(`no certificate with serial ${o.serial}`);
         output(g, { ...recordJson(r), pem: toPem(r.certificate, 'CERTIFICATE') }, () =>
-          [`serial:   ${r.serial}`, `subject:  ${r.subject}`, `profile:  ${r.profile}`, `valid:    ${r.notBefore} … ${r.notAfter}`, `status:   ${r.status}${r.revokedAt ? ` since ${r.revokedAt} (${r.revocationReason})` : ''}`].join('\n'),
+          [
+            `serial:   ${r.serial}`,
+            `subject:  ${r.subject}`,
+            `profile:  ${r.profile}`,
+            `valid:    ${r.notBefore} … ${r.notAfter}`,
+            `status:   ${r.status}${r.revokedAt ? ` since ${r.revokedAt} (${r.revocationReason})` : ''}`,
+          ].join('\n'),
         );
       });
     });
 }
 
 function recordJson(r: CertificateRecord) {
-  return { serial: r.serial, authority: r.authorityId, profile: r.profile, subject: r.subject, email: r.email, notBefore: r.notBefore, notAfter: r.notAfter, status: r.status, revokedAt: r.revokedAt, revocationReason: r.revocationReason };
+  return {
+    serial: r.serial,
+    authority: r.authorityId,
+    profile: r.profile,
+    subject: r.subject,
+    email: r.email,
+    notBefore: r.notBefore,
+    notAfter: r.notAfter,
+    status: r.status,
+    revokedAt: r.revokedAt,
+    revocationReason: r.revocationReason,
+  };
 }

@@ -20,9 +20,11 @@ export function registerServe(program: Command): void {
     .action(async (o: { role?: string; host?: string; port?: string; publicUrl?: string }, cmd: Command) => {
       const g = globals(cmd);
       const roles = o.role ? parseList(o.role) : undefined;
-      for (const r of roles ?? []) if (!ROLES.includes(r as Role)) throw new CliError(`unknown role "${r}"; use ${ROLES.join(', ')}`);
+      for (const r of roles ?? [])
+        if (!ROLES.includes(r as Role)) throw new CliError(`unknown role "${r}"; use ${ROLES.join(', ')}`);
       const port = o.port === undefined ? undefined : Number(o.port);
-      if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new CliError('--port must be 0…65535');
+      if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
+        throw new CliError('--port must be 0…65535');
       const config = configFor(g, {
         ...(roles ? { roles: roles as Role[] } : {}),
         ...(o.host ? { host: o.host } : {}),
@@ -41,7 +43,15 @@ export function registerServe(program: Command): void {
         `  CA:        ${base}/ca/issuing.crt  CRL: ${base}/crl/issuing.crl`,
         `  admin API key: ${init.adminKeyFile ?? join(config.dataDir, ADMIN_KEY_FILE) + ' (written at first run)'}`,
       ];
-      if (g.json) process.stdout.write(JSON.stringify({ url: base, roles: config.roles, dataDir: config.dataDir, adminKeyFile: join(config.dataDir, ADMIN_KEY_FILE) }) + '\n');
+      if (g.json)
+        process.stdout.write(
+          JSON.stringify({
+            url: base,
+            roles: config.roles,
+            dataDir: config.dataDir,
+            adminKeyFile: join(config.dataDir, ADMIN_KEY_FILE),
+          }) + '\n',
+        );
       else process.stdout.write(lines.join('\n') + '\n');
       await new Promise<void>((resolve) => {
         const stop = () => resolve();

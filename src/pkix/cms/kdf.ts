@@ -47,7 +47,7 @@ export function eccCmsSharedInfo(
 ): Buffer {
   const bits = Buffer.alloc(4);
   bits.writeUInt32BE(kekBytes * 8);
-  const parts = [Buffer.from(keyWrapAlgorithm)];
+  const parts: Buffer[] = [Buffer.from(keyWrapAlgorithm)];
   if (ukm) parts.push(explicit(0, octetString(ukm)));
   parts.push(explicit(2, octetString(bits)));
   return sequence(...parts);

@@ -17,11 +17,31 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate, Name } from '@peculiar/asn1-x509';
 import { rsaPkcs1v15Decrypt } from '../../crypto/rsa-pkcs1-decrypt.js';
 import { MAX_CERTIFICATE_BYTES, parseExtensions } from '../certificate.js';
-import { bitString, checkDer, children, derNull, explicit, integer, octetString, oid, sequence, tlv, tlvBytes, unsignedHex } from '../der.js';
+import {
+  bitString,
+  checkDer,
+  children,
+  derNull,
+  explicit,
+  integer,
+  octetString,
+  oid,
+  sequence,
+  tlv,
+  tlvBytes,
+  unsignedHex,
+} from '../der.js';
 import { Asn1Error } from '../errors.js';
 import { nameToString } from '../name.js';
 import { OID_ALG } from '../oids.js';
-import { aesKeyUnwrap, aesKeyWrap, KEK_LENGTH, KEY_WRAP_OID, keyWrapFromOid, type KeyWrap } from './aes-key-wrap.js';
+import {
+  keyUnwrap,
+  aesKeyWrap,
+  KEK_LENGTH,
+  KEY_WRAP_OID,
+  keyWrapFromOid,
+  type KeyWrap,
+} from './aes-key-wrap.js';
 import type { BerCursor, BerNode } from './ber.js';
 import { CONTENT_KEY_LENGTH, type ContentCipher } from './content-encryption.js';
 import { CmsEncryptError } from './envelope-errors.js';
@@ -88,12 +108,15 @@ export function readRecipientCertificate(der: Uint8Array): RecipientCertificate 
   const fields = children(bytes, tbs, 'recipient certificate');
   const at = fields[0]?.tag === 0xa0 ? 1 : 0;
   const [serial, , issuer, , , spki] = fields.slice(at);
-  if (!serial || !issuer || !spki) throw new Asn1Error('recipient certificate: TBSCertificate fields are missing');
+  if (!serial || !issuer || !spki)
+    throw new Asn1Error('recipient certificate: TBSCertificate fields are missing');
   let cert: Certificate;
   try {
     cert = AsnConvert.parse(bytes, Certificate);
   } catch (e) {
-    throw new Asn1Error(`recipient certificate: does not match RFC 5280 §4.1 (${(e as Error).message.split('\n')[0]})`);
+    throw new Asn1Error(
+      `recipient certificate: does not match RFC 5280 §4.1 (${(e as Error).message.split('\n')[0]})`,
+    );
   }
   let publicKey: KeyObject;
   try {
@@ -123,7 +146,7 @@ export function readRecipientCertificate(der: Uint8Array): RecipientCertificate 
 // ---------------------------------------------------------------- writing
 
 /** The key-wrap algorithm matching the content cipher's strength (RFC 5753 §8: a KEK at least as strong). */
-export function keyWrapFor(cipher: ContentCipher): KeyWrap {
+export function keyWrapFor(cipher: ContentCipher): 'aes128-wrap' | 'aes256-wrap' {
   return CONTENT_KEY_LENGTH[cipher] > 16 ? 'aes256-wrap' : 'aes128-wrap';
 }
 
@@ -162,7 +185,10 @@ function keyTransRecipientInfo(cert: RecipientCertificate, r: Recipient, cek: Bu
   requireKeyUsage(cert, 'keyEncipherment');
   const oaep = r.keyTransport === 'rsa-oaep-sha256';
   const encryptedKey = oaep
-    ? publicEncrypt({ key: cert.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, cek)
+    ? publicEncrypt(
+        { key: cert.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+        cek,
+      )
     : publicEncrypt({ key: cert.publicKey, padding: constants.RSA_PKCS1_PADDING }, cek);
   const bySki = r.identifier === 'subjectKeyIdentifier';
   // RFC 5652 §6.2.1: version 0 with issuerAndSerialNumber, 2 with subjectKeyIdentifier ([0] IMPLICIT).
@@ -193,7 +219,11 @@ async function ephemeralAgreement(cert: RecipientCertificate): Promise<Ephemeral
   }
   const pair = await generateKeyPairAsync('ec', { namedCurve: cert.curve?.name as string });
   const jwk = pair.publicKey.export({ format: 'jwk' });
-  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]);
+  const point = Buffer.concat([
+    Buffer.from([4]),
+    Buffer.from(jwk.x ?? '', 'base64url'),
+    Buffer.from(jwk.y ?? '', 'base64url'),
+  ]);
   return {
     // Parameters absent, as OpenSSL writes them: the curve is the recipient's (RFC 5753 §7.1.2 allows it).
     algorithm: sequence(oid(OID_ALG.ecPublicKey)),
@@ -214,14 +244,22 @@ async function keyAgreeRecipientInfo(
   const wrap = keyWrapFor(cipher);
   const wrapAlgorithm = sequence(oid(KEY_WRAP_OID[wrap]));
   const eph = await ephemeralAgreement(cert);
-  const kek = x963Kdf(kdf, eph.sharedSecret, eccCmsSharedInfo(wrapAlgorithm, ukm, KEK_LENGTH[wrap]), KEK_LENGTH[wrap]);
-  const rid = r.identifier === 'subjectKeyIdentifier' ? explicit(0, octetString(requireSki(cert))) : issuerAndSerial(cert);
+  const kek = x963Kdf(
+    kdf,
+    eph.sharedSecret,
+    eccCmsSharedInfo(wrapAlgorithm, ukm, KEK_LENGTH[wrap]),
+    KEK_LENGTH[wrap],
+  );
+  const rid =
+    r.identifier === 'subjectKeyIdentifier'
+      ? explicit(0, octetString(requireSki(cert)))
+      : issuerAndSerial(cert);
   const fields = [
     integer(3),
     explicit(0, tlv(0xa1, eph.algorithm, bitString(eph.publicKey))), // originator [0] { originatorKey [1] }
     ...(ukm ? [explicit(1, octetString(ukm))] : []),
     sequence(oid(KDF_SCHEME_OID[kdf]), wrapAlgorithm),
-    sequence(sequence(rid, octetString(aesKeyWrap(kek, cek)))),
+    sequence(sequence(rid, octetString(aesKeyWrap(wrap, kek, cek)))),
   ];
   return tlv(0xa1, ...fields); // kari [1] IMPLICIT KeyAgreeRecipientInfo
 }
@@ -245,7 +283,9 @@ export async function buildRecipientInfo(
     return { der, version: r.identifier === 'subjectKeyIdentifier' ? 2 : 0 };
   }
   if (r.keyTransport) {
-    throw new CmsEncryptError(`keyTransport "${r.keyTransport}" needs an RSA certificate; "${cert.subject}" is not RSA`);
+    throw new CmsEncryptError(
+      `keyTransport "${r.keyTransport}" needs an RSA certificate; "${cert.subject}" is not RSA`,
+    );
   }
   if (cert.kind === 'ec' || cert.kind === 'x25519') {
     return { der: await keyAgreeRecipientInfo(cert, r, cek, cipher, opts.ukm), version: 3 };
@@ -293,14 +333,21 @@ function readIssuerAndSerial(c: BerCursor, node: BerNode): RecipientId {
   const ias = c.into(node, 'IssuerAndSerialNumber');
   const issuer = ias.take(0x30, 'issuer');
   const serial = ias.take(0x02, 'serialNumber');
-  return { kind: 'issuerAndSerial', issuerDer: ias.bytes(issuer), serialHex: unsignedHex(ias.content(serial)) };
+  return {
+    kind: 'issuerAndSerial',
+    issuerDer: ias.bytes(issuer),
+    serialHex: unsignedHex(ias.content(serial)),
+  };
 }
 
 /** RecipientIdentifier (ktri) or KeyAgreeRecipientIdentifier (kari, where the SKI sits inside [0] SEQUENCE). */
 function readRid(c: BerCursor, node: BerNode): RecipientId {
   if (node.tag === 0x30) return readIssuerAndSerial(c, node);
   if (node.tag === 0x80 || node.tag === 0xa0) {
-    const ski = node.tag === 0x80 ? c.content(node) : c.octets(c.into(node).take(0x04, 'subjectKeyIdentifier'), 'subjectKeyIdentifier', 256);
+    const ski =
+      node.tag === 0x80
+        ? c.content(node)
+        : c.octets(c.into(node).take(0x04, 'subjectKeyIdentifier'), 'subjectKeyIdentifier', 256);
     return { kind: 'subjectKeyIdentifier', keyId: Buffer.from(ski) };
   }
   throw new Asn1Error(`${c.where}: unknown recipient identifier (tag 0x${node.tag.toString(16)})`);
@@ -326,7 +373,8 @@ function readOaepParams(c: BerCursor, params: BerNode | undefined): KeyTransport
     const m = p.optional(0xa1);
     if (m) {
       const mgf = p.into(p.into(m).take(0x30, 'maskGenAlgorithm'), 'maskGenAlgorithm');
-      if (mgf.oid(mgf.any('algorithm'), 'algorithm') !== OID_ALG.mgf1) throw new Asn1Error('RSAES-OAEP-params: only MGF1 is supported');
+      if (mgf.oid(mgf.any('algorithm'), 'algorithm') !== OID_ALG.mgf1)
+        throw new Asn1Error('RSAES-OAEP-params: only MGF1 is supported');
       const mgfAlg = mgf.into(mgf.take(0x30, 'MGF1 hash'), 'MGF1 hash');
       const mgfOid = mgfAlg.oid(mgfAlg.any('algorithm'), 'algorithm');
       mgfHash = HASH_BY_OID.get(mgfOid) ?? ('unknown' as OaepHash);
@@ -334,12 +382,14 @@ function readOaepParams(c: BerCursor, params: BerNode | undefined): KeyTransport
     const s = p.optional(0xa2);
     if (s) {
       const src = p.into(p.into(s).take(0x30, 'pSourceAlgorithm'), 'pSourceAlgorithm');
-      if (src.oid(src.any('algorithm'), 'algorithm') !== OID_RECIPIENT.pSpecified) throw new Asn1Error('RSAES-OAEP-params: unknown pSourceAlgorithm');
+      if (src.oid(src.any('algorithm'), 'algorithm') !== OID_RECIPIENT.pSpecified)
+        throw new Asn1Error('RSAES-OAEP-params: unknown pSourceAlgorithm');
       label = Buffer.from(src.octets(src.take(0x04, 'label'), 'label', 1024));
     }
   }
   // node:crypto uses one hash for OAEP and MGF1; senders (OpenSSL, NSS, Outlook) always pair them.
-  if (mgfHash !== hash) throw new Asn1Error(`RSAES-OAEP-params: MGF1 hash differs from the OAEP hash (${hash}); not supported`);
+  if (mgfHash !== hash)
+    throw new Asn1Error(`RSAES-OAEP-params: MGF1 hash differs from the OAEP hash (${hash}); not supported`);
   return { name: 'rsa-oaep', hash, label };
 }
 
@@ -351,12 +401,17 @@ function readKeyTrans(c: BerCursor, node: BerNode): ParsedRecipientInfo {
   const algOid = alg.oid(alg.any('algorithm'), 'algorithm');
   const params = alg.rest()[0];
   const encryptedKey = Buffer.from(k.octets(k.any('encryptedKey'), 'encryptedKey', MAX_ENCRYPTED_KEY));
-  if (algOid === OID_ALG.rsaEncryption) return { type: 'ktri', rid, algorithm: { name: 'rsa-pkcs1' }, encryptedKey };
-  if (algOid === OID_RECIPIENT.rsaesOaep) return { type: 'ktri', rid, algorithm: readOaepParams(alg, params), encryptedKey };
+  if (algOid === OID_ALG.rsaEncryption)
+    return { type: 'ktri', rid, algorithm: { name: 'rsa-pkcs1' }, encryptedKey };
+  if (algOid === OID_RECIPIENT.rsaesOaep)
+    return { type: 'ktri', rid, algorithm: readOaepParams(alg, params), encryptedKey };
   return { type: 'unsupported', description: `key transport ${algOid}`, rids: [rid] };
 }
 
-function readOriginatorKey(c: BerCursor, node: BerNode): { algorithm: string; curveOid?: string; publicKey: Buffer } | undefined {
+function readOriginatorKey(
+  c: BerCursor,
+  node: BerNode,
+): { algorithm: string; curveOid?: string; publicKey: Buffer } | undefined {
   const choice = c.into(node, 'originator').any('originator');
   if (choice.tag !== 0xa1) return undefined; // issuerAndSerialNumber / subjectKeyIdentifier: static-static ECDH
   const o = c.into(choice, 'OriginatorPublicKey');
@@ -381,11 +436,15 @@ function readKeyAgree(c: BerCursor, node: BerNode): ParsedRecipientInfo {
   const wrapAlg = alg.into(wrapNode, 'KeyWrapAlgorithm');
   const wrapOid = wrapAlg.oid(wrapAlg.any('algorithm'), 'algorithm');
   const rekList = k.into(k.take(0x30, 'recipientEncryptedKeys'), 'recipientEncryptedKeys');
-  if (rekList.length > MAX_RECIPIENTS) throw new Asn1Error(`recipientEncryptedKeys: more than ${MAX_RECIPIENTS} entries`);
+  if (rekList.length > MAX_RECIPIENTS)
+    throw new Asn1Error(`recipientEncryptedKeys: more than ${MAX_RECIPIENTS} entries`);
   const keys = rekList.rest().map((rekNode) => {
     const rek = rekList.into(rekNode, 'RecipientEncryptedKey');
     const rid = readRid(rek, rek.any('rid'));
-    return { rid, encryptedKey: Buffer.from(rek.octets(rek.any('encryptedKey'), 'encryptedKey', MAX_ENCRYPTED_KEY)) };
+    return {
+      rid,
+      encryptedKey: Buffer.from(rek.octets(rek.any('encryptedKey'), 'encryptedKey', MAX_ENCRYPTED_KEY)),
+    };
   });
   const kdf = kdfHashFromSchemeOid(schemeOid);
   const wrap = keyWrapFromOid(wrapOid);
@@ -393,14 +452,23 @@ function readKeyAgree(c: BerCursor, node: BerNode): ParsedRecipientInfo {
   if (!originator) return { type: 'unsupported', description: 'static-static key agreement', rids };
   if (!kdf) return { type: 'unsupported', description: `key agreement scheme ${schemeOid}`, rids };
   if (!wrap) return { type: 'unsupported', description: `key wrap ${wrapOid}`, rids };
-  return { type: 'kari', originator, ...(ukm ? { ukm } : {}), kdf, wrap, wrapAlgorithmDer: Buffer.from(alg.bytes(wrapNode)), keys };
+  return {
+    type: 'kari',
+    originator,
+    ...(ukm ? { ukm } : {}),
+    kdf,
+    wrap,
+    wrapAlgorithmDer: Buffer.from(alg.bytes(wrapNode)),
+    keys,
+  };
 }
 
 /** RecipientInfos ::= SET SIZE (1..MAX) OF RecipientInfo. */
 export function readRecipientInfos(c: BerCursor, setNode: BerNode): ParsedRecipientInfo[] {
   const set = c.into(setNode, 'recipientInfos');
   if (set.length === 0) throw new Asn1Error('recipientInfos: empty');
-  if (set.length > MAX_RECIPIENTS) throw new Asn1Error(`recipientInfos: more than ${MAX_RECIPIENTS} recipients`);
+  if (set.length > MAX_RECIPIENTS)
+    throw new Asn1Error(`recipientInfos: more than ${MAX_RECIPIENTS} recipients`);
   return set.rest().map((node) => {
     if (node.tag === 0x30) return readKeyTrans(set, node);
     if (node.tag === 0xa1) return readKeyAgree(set, node);
@@ -449,7 +517,12 @@ export function keyObjectDecryptor(key: KeyObject): RecipientDecryptor {
     rsaOaep: async (encryptedKey, hash, label) => {
       try {
         return privateDecrypt(
-          { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash, ...(label.length ? { oaepLabel: label } : {}) },
+          {
+            key,
+            padding: constants.RSA_PKCS1_OAEP_PADDING,
+            oaepHash: hash,
+            ...(label.length ? { oaepLabel: label } : {}),
+          },
           encryptedKey,
         );
       } catch {
@@ -457,7 +530,10 @@ export function keyObjectDecryptor(key: KeyObject): RecipientDecryptor {
       }
     },
     deriveSharedSecret: async (peerSpki) =>
-      diffieHellman({ privateKey: key, publicKey: createPublicKey({ key: peerSpki, format: 'der', type: 'spki' }) }),
+      diffieHellman({
+        privateKey: key,
+        publicKey: createPublicKey({ key: peerSpki, format: 'der', type: 'spki' }),
+      }),
   };
 }
 
@@ -501,7 +577,10 @@ export async function recoverContentKey(
     }
     const keyTransport = `rsa-oaep-${ri.algorithm.hash}`;
     if (!decryptor.rsaOaep) return { cek: undefined, keyTransport };
-    return { cek: await decryptor.rsaOaep(encryptedKey, ri.algorithm.hash, ri.algorithm.label), keyTransport };
+    return {
+      cek: await decryptor.rsaOaep(encryptedKey, ri.algorithm.hash, ri.algorithm.label),
+      keyTransport,
+    };
   }
   const keyTransport = `${cert.kind === 'x25519' ? 'x25519' : `ecdh-${cert.curve?.name ?? 'ec'}`}-${ri.kdf}kdf-${ri.wrap}${ri.ukm ? '-ukm' : ''}`;
   const spki = originatorSpki(ri.originator, cert);
@@ -514,5 +593,5 @@ export async function recoverContentKey(
   }
   const kekLength = KEK_LENGTH[ri.wrap];
   const kek = x963Kdf(ri.kdf, z, eccCmsSharedInfo(ri.wrapAlgorithmDer, ri.ukm, kekLength), kekLength);
-  return { cek: aesKeyUnwrap(kek, encryptedKey), keyTransport };
+  return { cek: keyUnwrap(ri.wrap, kek, encryptedKey), keyTransport };
 }

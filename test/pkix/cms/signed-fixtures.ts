@@ -3,6 +3,7 @@
  * intermediate → S/MIME signers (RSA-2048, EC P-256, Ed25519) with emailProtection + digitalSignature, a TSA,
  * and a separate encryption certificate. Also the in-process TSA callback and the oracle result matrix.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { SoftwareKey } from '../../../src/crypto/software-key.js';
 import { fromPem } from '../../../src/pkix/pem.js';
 import { TimeStampSigner, parseTimeStampResponse } from '../../../src/pkix/tsp.js';
-import { haveOracle, run, type RunResult } from '../../helpers/run.js';
+import { haveOracle } from '../../helpers/run.js';
 
 export type SignerKind = 'rsa' | 'ec' | 'ed25519';
 
@@ -40,9 +41,21 @@ export interface SigningPki {
 
 export const HAVE_OPENSSL = haveOracle('openssl');
 
-/** Run a program in `cwd`; resolves with the exit code. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a program in `cwd` with no stdin; resolves with the exit code instead of throwing. */
 export function runIn(cwd: string, cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<RunResult> {
-  return run(cmd, args, { cwd, ...(env ? { env } : {}), timeoutMs: 60_000 });
+  return new Promise((resolve) => {
+    const options = { cwd, timeout: 60_000, maxBuffer: 16 * 1024 * 1024, ...(env ? { env } : {}) };
+    execFile(cmd, args, options, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
 }
 
 export async function opensslOk(cwd: string, args: string[]): Promise<string> {
