@@ -23,7 +23,7 @@ export async function main(): Promise<void> {
     const config = loadConfig({ dataDir: join(dir, 'data'), env: {}, overrides: {} });
     const ctx = await openSealpost(config, createLogger('silent'), { createMasterKey: true });
     await initialise(ctx, { orgName: 'Bench Bank', actor: 'bench' });
-    const issuing = await ctx.ca.authority(ISSUING_ID);
+    const issuing = await ctx.ca.signer(ISSUING_ID);
     const hash = defaultHashFor(issuing.key.algorithm);
     const subjectKey = await SoftwareKey.generate('ec-p256');
     const csr = await buildCsr(subjectKey, { commonName: 'bench@bank.example' }, ['bench@bank.example']);

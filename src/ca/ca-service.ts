@@ -3,6 +3,7 @@ import type { KeyAlgorithm } from '../crypto/key-handle.js';
 import { defaultHashFor } from '../crypto/key-handle.js';
 import { SoftwareKey } from '../crypto/software-key.js';
 import {
+  isIssuedBy,
   signCertificate,
   parseCertificate,
   randomSerial,
@@ -48,9 +49,13 @@ export class CaError extends Error {
   }
 }
 
-export interface Authority {
+export interface AuthorityInfo {
   id: string;
   certificate: ParsedCertificate;
+  key?: ManagedKey;
+}
+
+export interface Authority extends AuthorityInfo {
   key: ManagedKey;
 }
 
@@ -105,7 +110,7 @@ export interface InitOptions {
  * signs. Owns the `authorities`, `certificates`, `crls` and `revocation_events` tables.
  */
 export class CaService {
-  private authorities = new Map<string, Authority>();
+  private authorities = new Map<string, AuthorityInfo>();
 
   constructor(
     private readonly store: Store,
@@ -178,30 +183,7 @@ export class CaService {
     // CRL and OCSP can answer for it.
     await this.recordCertificate(ROOT_ID, 'issuing-ca', issuing, issuingKey.id, null, o.actor);
 
-    await this.issueServiceCertificate({
-      profile: 'ocsp',
-      commonName: `${o.orgName} OCSP Responder`,
-      org,
-      keyAlgorithm: o.serviceKeyAlgorithm,
-      backend: o.backend,
-      actor: o.actor,
-    });
-    await this.issueServiceCertificate({
-      profile: 'tsa',
-      commonName: `${o.orgName} Time Stamping Authority`,
-      org,
-      keyAlgorithm: o.tsaKeyAlgorithm,
-      backend: o.backend,
-      actor: o.actor,
-    });
-    await this.issueServiceCertificate({
-      profile: 'seal',
-      commonName: `${o.orgName} Document Seal`,
-      org,
-      keyAlgorithm: o.serviceKeyAlgorithm,
-      backend: o.backend,
-      actor: o.actor,
-    });
+    await this.issueServiceCertificates(o, org);
     await this.audit.append({
       actor: o.actor,
       action: 'ca.init',
@@ -209,6 +191,85 @@ export class CaService {
       details: { org: o.orgName, caKeyAlgorithm: o.caKeyAlgorithm, backend: o.backend },
     });
     return { created: true };
+  }
+
+  /**
+   * Take over an existing issuing CA (certificate + private key, e.g. from the bank's current PKI) under
+   * its root, whose private key stays where it is: Sealpost then issues, publishes the issuing CA's CRL
+   * and answers OCSP for it, but not for the root. Idempotent like `initialise`.
+   */
+  async importIssuingCa(o: {
+    issuingCertificate: Buffer;
+    issuingKey: SoftwareKey;
+    rootCertificate: Buffer;
+    orgName: string;
+    serviceKeyAlgorithm: KeyAlgorithm;
+    tsaKeyAlgorithm: KeyAlgorithm;
+    backend: KeyBackend;
+    actor: string;
+  }): Promise<{ created: boolean }> {
+    if (await this.isInitialised()) return { created: false };
+    const root = parseCertificate(o.rootCertificate);
+    const issuing = parseCertificate(o.issuingCertificate);
+    if (!root.isCa || !isIssuedBy(root, root)) {
+      throw new CaError(
+        `${root.subjectString} is not a self-signed CA certificate: give the root of the imported CA`,
+      );
+    }
+    if (!issuing.isCa || !issuing.keyUsage.includes('keyCertSign')) {
+      throw new CaError(
+        `${issuing.subjectString} is not a CA certificate allowed to sign certificates (keyCertSign)`,
+      );
+    }
+    if (!isIssuedBy(issuing, root)) {
+      throw new CaError(`${issuing.subjectString} was not issued by ${root.subjectString}`);
+    }
+    if (!o.issuingKey.spki.equals(issuing.spki)) {
+      throw new CaError('the private key does not belong to the issuing CA certificate');
+    }
+    if (issuing.notAfter.getTime() <= Date.now())
+      throw new CaError(`${issuing.subjectString} expired on ${issuing.notAfter.toISOString()}`);
+    const key = await this.keys.importSoftwareKey({
+      key: o.issuingKey,
+      label: 'issuing-ca (imported)',
+      purpose: 'issuing-ca',
+      actor: o.actor,
+    });
+    await this.insertAuthority(ROOT_ID, 'root', null, root, null, o.actor);
+    this.authorities.set(ROOT_ID, { id: ROOT_ID, certificate: root });
+    await this.insertAuthority(ISSUING_ID, 'issuing', ROOT_ID, issuing, key.id, o.actor);
+    this.authorities.set(ISSUING_ID, { id: ISSUING_ID, certificate: issuing, key });
+    const org: NameSpec = { organization: o.orgName };
+    await this.issueServiceCertificates({ ...o, caKeyAlgorithm: key.algorithm }, org);
+    await this.audit.append({
+      actor: o.actor,
+      action: 'ca.import',
+      target: ISSUING_ID,
+      details: { issuing: issuing.subjectString, root: root.subjectString, serial: issuing.serialHex },
+    });
+    return { created: true };
+  }
+
+  private async issueServiceCertificates(o: InitOptions, org: NameSpec): Promise<void> {
+    const common = { org, backend: o.backend, actor: o.actor };
+    await this.issueServiceCertificate({
+      ...common,
+      profile: 'ocsp',
+      commonName: `${o.orgName} OCSP Responder`,
+      keyAlgorithm: o.serviceKeyAlgorithm,
+    });
+    await this.issueServiceCertificate({
+      ...common,
+      profile: 'tsa',
+      commonName: `${o.orgName} Time Stamping Authority`,
+      keyAlgorithm: o.tsaKeyAlgorithm,
+    });
+    await this.issueServiceCertificate({
+      ...common,
+      profile: 'seal',
+      commonName: `${o.orgName} Document Seal`,
+      keyAlgorithm: o.serviceKeyAlgorithm,
+    });
   }
 
   /** A certificate for one of Sealpost's own services; the key stays in the key store. */
@@ -435,7 +496,8 @@ export class CaService {
     };
   }
 
-  async authority(id: string): Promise<Authority> {
+  /** An authority's certificate, and its key when this installation holds it (an imported root may not). */
+  async authority(id: string): Promise<AuthorityInfo> {
     const cached = this.authorities.get(id);
     if (cached) return cached;
     const row = await this.store.db
@@ -443,25 +505,37 @@ export class CaService {
       .selectAll()
       .where('id', '=', id)
       .executeTakeFirst();
-    if (!row)
+    if (!row) {
       throw new CaError(
         `certificate authority "${id}" does not exist: run \`sealpost init\` first`,
         'not-initialised',
       );
-    if (!row.key_id)
-      throw new CaError(`certificate authority "${id}" has no private key here`, 'not-initialised');
-    const authority: Authority = {
+    }
+    const info: AuthorityInfo = {
       id,
       certificate: parseCertificate(row.certificate),
-      key: await this.keys.load(row.key_id),
+      ...(row.key_id ? { key: await this.keys.load(row.key_id) } : {}),
     };
-    this.authorities.set(id, authority);
-    return authority;
+    this.authorities.set(id, info);
+    return info;
   }
 
-  async authorityIds(): Promise<string[]> {
-    const rows = await this.store.db.selectFrom('authorities').select('id').orderBy('created_at').execute();
-    return rows.map((r) => r.id);
+  /** An authority that can sign here (certificates, CRLs, OCSP answers). */
+  async signer(id: string): Promise<Authority> {
+    const info = await this.authority(id);
+    if (!info.key) {
+      throw new CaError(
+        `certificate authority "${id}" has no private key in this installation`,
+        'not-initialised',
+      );
+    }
+    return { id: info.id, certificate: info.certificate, key: info.key };
+  }
+
+  async authorityIds(opts: { withKey?: boolean } = {}): Promise<string[]> {
+    let q = this.store.db.selectFrom('authorities').select('id').orderBy('created_at');
+    if (opts.withKey) q = q.where('key_id', 'is not', null);
+    return (await q.execute()).map((r) => r.id);
   }
 
   /** Issuing CA first, root last: what a relying party needs besides the end-entity certificate. */
@@ -473,7 +547,7 @@ export class CaService {
 
   /** Sign a new full CRL for an authority (the caller makes sure only the leader does this). */
   async issueCrl(authorityId: string, p: { validityHours: number; actor: string }): Promise<Buffer> {
-    const authority = await this.authority(authorityId);
+    const authority = await this.signer(authorityId);
     const revokedRows = await this.store.db
       .selectFrom('certificates')
       .select(['serial', 'revoked_at', 'revocation_reason'])
@@ -582,7 +656,7 @@ export class CaService {
       validityDays?: number;
     },
   ): Promise<SignedCertificate> {
-    const issuer = await this.authority(authorityId);
+    const issuer = await this.signer(authorityId);
     const profile = buildProfile({
       profile: p.profile,
       subjectSpki: p.spki,
@@ -623,7 +697,7 @@ export class CaService {
     kind: string,
     parentId: string | null,
     cert: ParsedCertificate,
-    keyId: string,
+    keyId: string | null,
     actor: string,
   ): Promise<void> {
     await this.store.db

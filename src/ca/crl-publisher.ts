@@ -64,7 +64,7 @@ export class CrlPublisher {
     if (!this.isLeader()) return;
     const latestEvent = await this.ca.lastRevocationEventId();
     const revoked = latestEvent !== this.lastEventId;
-    for (const authorityId of await this.ca.authorityIds()) {
+    for (const authorityId of await this.ca.authorityIds({ withKey: true })) {
       const current = await this.ca.latestCrl(authorityId);
       const halfLife = current ? current.thisUpdate.getTime() + this.options.refreshHours * 3600_000 : 0;
       if (revoked || !current || Date.now() >= halfLife) {

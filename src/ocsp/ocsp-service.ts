@@ -38,7 +38,8 @@ interface ResponderEntry {
  */
 export class OcspService {
   private responders: ResponderEntry[] = [];
-  private readonly cache = new OcspResponseCache();
+  // Two keys per certificate (its CertID and the request bytes): room for the default 100,000 certificates.
+  private readonly cache = new OcspResponseCache(200_000);
   private lastEventId = 0;
   /** Bumped whenever revocations are seen, so an answer computed across a revocation is not cached. */
   private revocationEpoch = 0;
@@ -55,7 +56,7 @@ export class OcspService {
     const delegated = await this.ca.serviceCredentials('ocsp');
     const issuing = await this.ca.authority(ISSUING_ID);
     const root = await this.ca.authority(ROOT_ID);
-    this.responders = [
+    const responders: ResponderEntry[] = [
       {
         authorityId: ISSUING_ID,
         keyId: delegated.key.id,
@@ -66,7 +67,10 @@ export class OcspService {
           hash: defaultHashFor(delegated.key.algorithm),
         }),
       },
-      {
+    ];
+    // The root answers for the CA certificates it issued, when its key is here (an imported root's is not).
+    if (root.key) {
+      responders.push({
         authorityId: ROOT_ID,
         keyId: root.key.id,
         responder: new OcspResponder({
@@ -75,8 +79,9 @@ export class OcspService {
           responderKey: root.key.handle,
           hash: defaultHashFor(root.key.algorithm),
         }),
-      },
-    ];
+      });
+    }
+    this.responders = responders;
     this.lastEventId = await this.ca.lastRevocationEventId();
     this.poller = setInterval(() => void this.pollRevocations(), this.options.pollMs);
     this.poller.unref();
@@ -102,6 +107,13 @@ export class OcspService {
   }
 
   async respond(body: Uint8Array): Promise<OcspAnswer> {
+    // Most clients repeat byte-identical no-nonce requests: answer those from the cache without parsing.
+    // The answer depends only on these bytes, and the entry is dropped with its serial on revocation.
+    const requestKey = body.length <= MAX_REQUEST_KEY_BYTES ? requestCacheKey(body) : '';
+    if (requestKey) {
+      const hit = this.cache.get(requestKey);
+      if (hit) return { der: hit.der, cache: hit };
+    }
     let request;
     try {
       request = parseOcspRequest(body);
@@ -120,7 +132,10 @@ export class OcspService {
     const cacheKey = cacheable ? first.der.toString('hex') : '';
     if (cacheable) {
       const hit = this.cache.get(cacheKey);
-      if (hit) return { der: hit.der, cache: hit };
+      if (hit) {
+        if (requestKey) this.cache.set(requestKey, first.serialHex, hit);
+        return { der: hit.der, cache: hit };
+      }
     }
 
     const epoch = this.revocationEpoch;
@@ -146,10 +161,19 @@ export class OcspService {
       etag: `"${createHash('sha1').update(der).digest('hex')}"`,
     };
     this.cache.set(cacheKey, first.serialHex, cached);
+    if (requestKey) this.cache.set(requestKey, first.serialHex, cached);
     return { der, cache: cached };
   }
 
   private responderFor(certId: OcspCertId): ResponderEntry | undefined {
     return this.responders.find((r) => r.responder.servesIssuer(certId));
   }
+}
+
+/** Requests longer than this (many CertIDs, extensions) are never cacheable anyway: skip the lookup. */
+const MAX_REQUEST_KEY_BYTES = 512;
+
+/** Distinct from the hex CertID keys: latin1 keeps one character per byte, and the prefix cannot be hex. */
+function requestCacheKey(body: Uint8Array): string {
+  return 'request:' + Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
 }

@@ -27,15 +27,41 @@ export const TAG = {
 // ---------------------------------------------------------------- writer
 
 export function encodeLength(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([length]);
-  const bytes: number[] = [];
-  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
+  const out = Buffer.allocUnsafe(lengthOfLength(length));
+  writeLength(out, 0, length);
+  return out;
 }
 
+/** Bytes the DER length field of `length` takes (X.690 §8.1.3: short form below 128, else 0x8n + n bytes). */
+function lengthOfLength(length: number): number {
+  let n = 1;
+  if (length >= 0x80) for (let v = length; v > 0; v = Math.floor(v / 256)) n++;
+  return n;
+}
+
+function writeLength(out: Buffer, at: number, length: number): number {
+  if (length < 0x80) {
+    out[at] = length;
+    return at + 1;
+  }
+  const count = lengthOfLength(length) - 1;
+  out[at] = 0x80 | count;
+  for (let i = count, v = length; i > 0; i--, v = Math.floor(v / 256)) out[at + i] = v & 0xff;
+  return at + 1 + count;
+}
+
+/** One element, assembled in a single allocation (this runs for every field on the TSA and OCSP hot paths). */
 export function tlv(tag: number, ...contents: Uint8Array[]): Buffer {
-  const body = contents.length === 1 ? Buffer.from(contents[0] as Uint8Array) : Buffer.concat(contents);
-  return Buffer.concat([Buffer.from([tag]), encodeLength(body.length), body]);
+  let bodyLength = 0;
+  for (const c of contents) bodyLength += c.length;
+  const out = Buffer.allocUnsafe(1 + lengthOfLength(bodyLength) + bodyLength);
+  out[0] = tag;
+  let at = writeLength(out, 1, bodyLength);
+  for (const c of contents) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 export const sequence = (...items: Uint8Array[]): Buffer => tlv(TAG.SEQUENCE, ...items);

@@ -59,10 +59,11 @@ export async function ocspRoutes(
     reply.type('application/ocsp-response');
     if (answer.cache) {
       // RFC 5019 §6.2 caching headers, so proxies and CDNs can serve pre-signed answers.
-      const maxAge = Math.max(0, Math.floor((answer.cache.nextUpdate.getTime() - Date.now()) / 1000));
+      const dates = httpDates(answer.cache);
+      const maxAge = Math.max(0, Math.floor((dates.nextUpdateMs - Date.now()) / 1000));
       reply
-        .header('last-modified', answer.cache.thisUpdate.toUTCString())
-        .header('expires', answer.cache.nextUpdate.toUTCString())
+        .header('last-modified', dates.lastModified)
+        .header('expires', dates.expires)
         .header('etag', answer.cache.etag)
         .header('cache-control', `max-age=${maxAge}, public, no-transform, must-revalidate`);
     } else {
@@ -91,6 +92,28 @@ export async function ocspRoutes(
       throw new HttpError(414, 'uri_too_long', 'OCSP request too large for GET; use POST');
     return send(reply, await ocsp.respond(der));
   });
+}
+
+interface HttpDates {
+  lastModified: string;
+  expires: string;
+  nextUpdateMs: number;
+}
+
+/** A pre-signed answer is served many times: format its HTTP dates once per cached answer, not per request. */
+const httpDatesOf = new WeakMap<object, HttpDates>();
+
+function httpDates(cache: NonNullable<OcspAnswer['cache']>): HttpDates {
+  let dates = httpDatesOf.get(cache);
+  if (!dates) {
+    dates = {
+      lastModified: cache.thisUpdate.toUTCString(),
+      expires: cache.nextUpdate.toUTCString(),
+      nextUpdateMs: cache.nextUpdate.getTime(),
+    };
+    httpDatesOf.set(cache, dates);
+  }
+  return dates;
 }
 
 export async function tsaRoutes(

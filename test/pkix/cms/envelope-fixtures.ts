@@ -49,18 +49,38 @@ async function ok(r: Promise<RunResult>, what: string): Promise<RunResult> {
 }
 
 /** A self-signed S/MIME encryption certificate from `openssl req -x509` (emailProtection EKU, SKI added). */
-export async function opensslRecipient(t: TempDir, name: string, keyType: 'rsa' | 'P-256' | 'P-384'): Promise<TestRecipient> {
+export async function opensslRecipient(
+  t: TempDir,
+  name: string,
+  keyType: 'rsa' | 'P-256' | 'P-384',
+): Promise<TestRecipient> {
   const certPath = t.path(`${name}.pem`);
   const keyPath = t.path(`${name}.key`);
-  const newkey = keyType === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${keyType}`];
+  const newkey =
+    keyType === 'rsa'
+      ? ['-newkey', 'rsa:2048']
+      : ['-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${keyType}`];
   const usage = keyType === 'rsa' ? 'keyEncipherment' : 'keyAgreement';
   await ok(
     run('openssl', [
-      'req', '-x509', ...newkey, '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '30',
-      '-subj', `/CN=${name}/emailAddress=${name}@example.com`,
-      '-addext', `keyUsage=critical,${usage}`,
-      '-addext', 'extendedKeyUsage=emailProtection',
-      '-addext', `subjectAltName=email:${name}@example.com`,
+      'req',
+      '-x509',
+      ...newkey,
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-days',
+      '30',
+      '-subj',
+      `/CN=${name}/emailAddress=${name}@example.com`,
+      '-addext',
+      `keyUsage=critical,${usage}`,
+      '-addext',
+      'extendedKeyUsage=emailProtection',
+      '-addext',
+      `subjectAltName=email:${name}@example.com`,
     ]),
     'openssl req',
   );
@@ -75,7 +95,11 @@ export async function opensslRecipient(t: TempDir, name: string, keyType: 'rsa' 
 }
 
 /** A recipient made in-process (fast): RSA-2048, P-256, P-384 or X25519, signed by a throwaway EC CA. */
-export async function localRecipient(name: string, keyType: 'rsa' | 'P-256' | 'P-384' | 'x25519'): Promise<TestRecipient> {
+export async function localRecipient(
+  name: string,
+  keyType: 'rsa' | 'P-256' | 'P-384' | 'x25519',
+  usages?: string[],
+): Promise<TestRecipient> {
   const pair =
     keyType === 'rsa'
       ? generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -93,7 +117,10 @@ export async function localRecipient(name: string, keyType: 'rsa' | 'P-256' | 'P
       notBefore: new Date(now - 60_000),
       notAfter: new Date(now + 86_400_000),
       spki,
-      extensions: [keyUsage([keyType === 'rsa' ? 'keyEncipherment' : 'keyAgreement']), subjectKeyIdentifier(spki)],
+      extensions: [
+        keyUsage(usages ?? [keyType === 'rsa' ? 'keyEncipherment' : 'keyAgreement']),
+        subjectKeyIdentifier(spki),
+      ],
     },
     ca,
     'sha256',
@@ -123,7 +150,12 @@ export async function runBinary(
     child.on('close', (code) => {
       clearTimeout(timer);
       const bytes = Buffer.concat(out);
-      resolve({ code: code ?? -1, out: bytes, stdout: bytes.toString('latin1'), stderr: Buffer.concat(err).toString() });
+      resolve({
+        code: code ?? -1,
+        out: bytes,
+        stdout: bytes.toString('latin1'),
+        stderr: Buffer.concat(err).toString(),
+      });
     });
     child.stdin.end(input ?? Buffer.alloc(0));
   });
@@ -132,7 +164,17 @@ export async function runBinary(
 /** openssl cms -decrypt of a DER file with the recipient's certificate and key; the recovered content. */
 export async function opensslDecrypt(t: TempDir, der: Buffer, r: TestRecipient): Promise<Buffer> {
   const file = await t.write(`dec-${r.name}-${Date.now()}.der`, der);
-  const res = await opensslCms(['-decrypt', '-inform', 'DER', '-in', file, '-recip', r.certPath, '-inkey', r.keyPath]);
+  const res = await opensslCms([
+    '-decrypt',
+    '-inform',
+    'DER',
+    '-in',
+    file,
+    '-recip',
+    r.certPath,
+    '-inkey',
+    r.keyPath,
+  ]);
   if (res.code !== 0) throw new Error(`openssl cms -decrypt failed: ${res.stderr}`);
   return res.out;
 }
@@ -166,12 +208,18 @@ export async function gpgsmHome(t: TempDir, r: TestRecipient): Promise<NodeJS.Pr
   await run('mkdir', ['-m', '700', '-p', home]);
   await writeFile(join(home, 'gpgsm.conf'), 'disable-crl-checks\n');
   await writeFile(join(home, 'gpg-agent.conf'), 'allow-loopback-pinentry\n');
-  const fp = await ok(run('openssl', ['x509', '-in', r.certPath, '-noout', '-fingerprint', '-sha1']), 'fingerprint');
+  const fp = await ok(
+    run('openssl', ['x509', '-in', r.certPath, '-noout', '-fingerprint', '-sha1']),
+    'fingerprint',
+  );
   await writeFile(join(home, 'trustlist.txt'), `${fp.stdout.trim().split('=')[1]} S relax\n`);
   const env = { ...process.env, GNUPGHOME: home };
   const p12 = await t.write(`${r.name}-gpgsm.p12`, legacyPkcs12(r, 'pw'));
   await ok(
-    run('gpgsm', ['--batch', '--pinentry-mode', 'loopback', '--passphrase-fd', '0', '--import', p12], { env, input: 'pw\n' }),
+    run('gpgsm', ['--batch', '--pinentry-mode', 'loopback', '--passphrase-fd', '0', '--import', p12], {
+      env,
+      input: 'pw\n',
+    }),
     'gpgsm --import',
   );
   return env;
@@ -206,7 +254,9 @@ export class InteropMatrix {
 
   toMarkdown(): string {
     const head = `| message | ${this.oracles.join(' | ')} |\n| --- |${this.oracles.map(() => ' --- |').join('')}`;
-    const lines = [...this.rows].map(([row, cells]) => `| ${row} | ${this.oracles.map((o) => cells.get(o) ?? '—').join(' | ')} |`);
+    const lines = [...this.rows].map(
+      ([row, cells]) => `| ${row} | ${this.oracles.map((o) => cells.get(o) ?? '—').join(' | ')} |`,
+    );
     return [head, ...lines].join('\n');
   }
 }

@@ -108,13 +108,47 @@ async function identity(
   const certPath = join(dir, `${name}.pem`);
   const keyDerPath = join(dir, `${name}.p8`);
   await opensslOk(dir, ['genpkey', ...KEY_ARGS[kind], '-out', keyPath]);
-  await opensslOk(dir, ['req', '-new', '-key', keyPath, '-out', `${name}.csr`, '-subj', `/O=Example Bank/CN=${name}/emailAddress=${email}`]);
+  await opensslOk(dir, [
+    'req',
+    '-new',
+    '-key',
+    keyPath,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    `/O=Example Bank/CN=${name}/emailAddress=${email}`,
+  ]);
   await writeFile(join(dir, `${name}.ext`), ext);
   await opensslOk(dir, [
-    'x509', '-req', '-in', `${name}.csr`, '-CA', issuer.certPath, '-CAkey', issuer.keyPath,
-    '-set_serial', String(1000 + serial++), '-days', '30', '-sha256', '-extfile', `${name}.ext`, '-out', certPath,
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    issuer.certPath,
+    '-CAkey',
+    issuer.keyPath,
+    '-set_serial',
+    String(1000 + serial++),
+    '-days',
+    '30',
+    '-sha256',
+    '-extfile',
+    `${name}.ext`,
+    '-out',
+    certPath,
   ]);
-  await opensslOk(dir, ['pkcs8', '-topk8', '-nocrypt', '-in', keyPath, '-outform', 'DER', '-out', keyDerPath]);
+  await opensslOk(dir, [
+    'pkcs8',
+    '-topk8',
+    '-nocrypt',
+    '-in',
+    keyPath,
+    '-outform',
+    'DER',
+    '-out',
+    keyDerPath,
+  ]);
   return {
     name,
     email,
@@ -138,18 +172,57 @@ export async function makeSigningPki(): Promise<SigningPki> {
   await opensslOk(dir, ['genpkey', ...KEY_ARGS.rsa, '-out', 'root.key']);
   await writeFile(path('ca.ext'), CA_EXT);
   await opensslOk(dir, [
-    'req', '-x509', '-new', '-key', 'root.key', '-out', 'root.pem', '-days', '30', '-sha256',
-    '-subj', '/O=Example Bank/CN=Example Bank Test Root', '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash',
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    'root.key',
+    '-out',
+    'root.pem',
+    '-days',
+    '30',
+    '-sha256',
+    '-subj',
+    '/O=Example Bank/CN=Example Bank Test Root',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-addext',
+    'subjectKeyIdentifier=hash',
   ]);
   const root = { certPath: path('root.pem'), keyPath: path('root.key') };
   const intermediate = await identity(dir, 'issuing', 'rsa', CA_EXT, root, 'pki@bank.example');
   const signers = {
-    rsa: await identity(dir, 'alice-rsa', 'rsa', smimeExt('alice-rsa@bank.example', 'digitalSignature,nonRepudiation'), intermediate),
-    ec: await identity(dir, 'alice-ec', 'ec', smimeExt('alice-ec@bank.example', 'digitalSignature,nonRepudiation'), intermediate),
-    ed25519: await identity(dir, 'alice-ed', 'ed25519', smimeExt('alice-ed@bank.example', 'digitalSignature'), intermediate),
+    rsa: await identity(
+      dir,
+      'alice-rsa',
+      'rsa',
+      smimeExt('alice-rsa@bank.example', 'digitalSignature,nonRepudiation'),
+      intermediate,
+    ),
+    ec: await identity(
+      dir,
+      'alice-ec',
+      'ec',
+      smimeExt('alice-ec@bank.example', 'digitalSignature,nonRepudiation'),
+      intermediate,
+    ),
+    ed25519: await identity(
+      dir,
+      'alice-ed',
+      'ed25519',
+      smimeExt('alice-ed@bank.example', 'digitalSignature'),
+      intermediate,
+    ),
   };
-  const encryption = await identity(dir, 'alice-enc', 'rsa', smimeExt('alice-rsa@bank.example', 'keyEncipherment'), intermediate);
+  const encryption = await identity(
+    dir,
+    'alice-enc',
+    'rsa',
+    smimeExt('alice-rsa@bank.example', 'keyEncipherment'),
+    intermediate,
+  );
   const tsa = await identity(dir, 'tsa', 'ec', TSA_EXT, root, 'tsa@bank.example');
   return {
     dir,
@@ -169,7 +242,12 @@ const TSA_POLICY = '1.3.6.1.4.1.55555.1.1';
 
 /** SignOptions.timestamp backed by our TimeStampSigner in process: a token over SHA-256(signature value). */
 export function inProcessTsa(tsa: TestIdentity): (signatureValue: Buffer) => Promise<Buffer> {
-  const signer = new TimeStampSigner({ certificate: tsa.der, key: tsa.key, hash: 'sha256', policy: TSA_POLICY });
+  const signer = new TimeStampSigner({
+    certificate: tsa.der,
+    key: tsa.key,
+    hash: 'sha256',
+    policy: TSA_POLICY,
+  });
   let next = 1n;
   return async (signatureValue) => {
     const messageImprint = createHash('sha256').update(signatureValue).digest();
@@ -205,7 +283,10 @@ export class OracleMatrix {
 
   print(title: string): void {
     if (this.rows.size === 0) return;
-    const lines = [`| ${title} | ${this.oracles.join(' | ')} |`, `| --- |${' --- |'.repeat(this.oracles.length)}`];
+    const lines = [
+      `| ${title} | ${this.oracles.join(' | ')} |`,
+      `| --- |${' --- |'.repeat(this.oracles.length)}`,
+    ];
     for (const [row, cells] of this.rows) {
       const marks = this.oracles.map((o) => (cells.has(o) ? (cells.get(o) ? '✓' : '✗') : ' '));
       lines.push(`| ${row} | ${marks.join(' | ')} |`);

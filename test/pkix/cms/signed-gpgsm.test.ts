@@ -18,7 +18,9 @@ import {
 } from './signed-fixtures.js';
 
 const HAVE_GPGSM = HAVE_OPENSSL && haveOracle('gpgsm') && haveOracle('gpgconf');
-const CONTENT = Buffer.from('Content-Type: text/plain\r\n\r\nPassword reset link: https://bank.example/r/abc\r\n');
+const CONTENT = Buffer.from(
+  'Content-Type: text/plain\r\n\r\nPassword reset link: https://bank.example/r/abc\r\n',
+);
 const matrix = new OracleMatrix();
 
 describe.skipIf(!HAVE_GPGSM)('CMS SignedData ↔ gpgsm', () => {
@@ -34,7 +36,11 @@ describe.skipIf(!HAVE_GPGSM)('CMS SignedData ↔ gpgsm', () => {
     env = { ...process.env, GNUPGHOME: home };
     await writeFile(`${home}/gpgsm.conf`, 'disable-crl-checks\n');
     await writeFile(`${home}/gpg-agent.conf`, 'allow-loopback-pinentry\n');
-    const fingerprint = (await opensslOk(pki.dir, ['x509', '-in', pki.rootPath, '-noout', '-fingerprint', '-sha1'])).trim().split('=')[1];
+    const fingerprint = (
+      await opensslOk(pki.dir, ['x509', '-in', pki.rootPath, '-noout', '-fingerprint', '-sha1'])
+    )
+      .trim()
+      .split('=')[1];
     await writeFile(`${home}/trustlist.txt`, `${fingerprint} S relax\n`);
     await writeFile(pki.path('content'), CONTENT);
     const imported = await gpgsm(['--import', pki.rootPath, pki.intermediatePath]);
@@ -66,33 +72,62 @@ describe.skipIf(!HAVE_GPGSM)('CMS SignedData ↔ gpgsm', () => {
         const r = await gpgsm(['--verify', `we-${i}.p7s`, 'content']);
         expect(r.stderr).toContain(`Good signature from "/CN=${s.name}`);
         expect(r.code).toBe(0);
-      }),
-    );
+      }));
   }
 
   it('we sign, gpgsm rejects a flipped content byte', () =>
     matrix.check('we sign: flipped content byte is rejected', 'gpgsm', async () => {
       const s = pki.signers.rsa;
-      await writeFile(pki.path('flip.p7s'), await signData(CONTENT, { signer: s.key, certificate: s.der, chain: [pki.intermediateDer] }));
+      await writeFile(
+        pki.path('flip.p7s'),
+        await signData(CONTENT, { signer: s.key, certificate: s.der, chain: [pki.intermediateDer] }),
+      );
       const flipped = Buffer.from(CONTENT);
       flipped[20] = (flipped[20] as number) ^ 0x02;
       await writeFile(pki.path('flipped'), flipped);
       const r = await gpgsm(['--verify', 'flip.p7s', 'flipped']);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain('message digest attribute does not match');
-    }),
-  );
+    }));
 
   it('gpgsm signs (RSA, BER output), we verify', () =>
     matrix.check('they sign: RSA detached', 'gpgsm', async () => {
       const s = pki.signers.rsa;
       // gpgsm imports PKCS#12 only with PBE-SHA1-3DES (INTEROP.md): OpenSSL's -legacy export.
-      await opensslOk(pki.dir, ['pkcs12', '-export', '-legacy', '-in', s.certPath, '-inkey', s.keyPath, '-name', s.name, '-passout', 'pass:pw', '-out', 'gpgsm.p12']);
+      await opensslOk(pki.dir, [
+        'pkcs12',
+        '-export',
+        '-legacy',
+        '-in',
+        s.certPath,
+        '-inkey',
+        s.keyPath,
+        '-name',
+        s.name,
+        '-passout',
+        'pass:pw',
+        '-out',
+        'gpgsm.p12',
+      ]);
       await writeFile(pki.path('pw'), 'pw\n');
       const withPassword = (args: string[]) =>
-        runIn(pki.dir, 'sh', ['-c', `gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 ${args.join(' ')} < pw`], env);
+        runIn(
+          pki.dir,
+          'sh',
+          ['-c', `gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 ${args.join(' ')} < pw`],
+          env,
+        );
       expect((await withPassword(['--import', 'gpgsm.p12'])).code).toBe(0);
-      const signed = await withPassword(['-u', s.email, '--detach-sign', '--include-certs', '-1', '-o', 'they.p7s', 'content']);
+      const signed = await withPassword([
+        '-u',
+        s.email,
+        '--detach-sign',
+        '--include-certs',
+        '-1',
+        '-o',
+        'they.p7s',
+        'content',
+      ]);
       expect(signed.code).toBe(0);
       const result = await verifySignedData(await readFile(pki.path('they.p7s')), { content: CONTENT });
       const signer = result.signers[0]!;
@@ -101,7 +136,9 @@ describe.skipIf(!HAVE_GPGSM)('CMS SignedData ↔ gpgsm', () => {
       expect(signer.signerCertificate?.equals(s.der)).toBe(true);
       const flipped = Buffer.from(CONTENT);
       flipped[1] = (flipped[1] as number) ^ 0x01;
-      expect((await verifySignedData(await readFile(pki.path('they.p7s')), { content: flipped })).signers[0]!.digestMatches).toBe(false);
-    }),
-  );
+      expect(
+        (await verifySignedData(await readFile(pki.path('they.p7s')), { content: flipped })).signers[0]!
+          .digestMatches,
+      ).toBe(false);
+    }));
 });

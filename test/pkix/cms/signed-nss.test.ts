@@ -43,8 +43,20 @@ describe.skipIf(!HAVE_NSS)('CMS SignedData ↔ NSS cmsutil', () => {
     // cmsutil -Y only names a certificate whose private key is in the database, so all three go in as PKCS#12.
     for (const s of [pki.signers.rsa, pki.signers.ec, pki.encryption]) {
       await opensslOk(pki.dir, [
-        'pkcs12', '-export', '-in', s.certPath, '-inkey', s.keyPath, '-certfile', pki.intermediatePath,
-        '-name', s.name, '-passout', 'pass:pw', '-out', `${s.name}.p12`,
+        'pkcs12',
+        '-export',
+        '-in',
+        s.certPath,
+        '-inkey',
+        s.keyPath,
+        '-certfile',
+        pki.intermediatePath,
+        '-name',
+        s.name,
+        '-passout',
+        'pass:pw',
+        '-out',
+        `${s.name}.p12`,
       ]);
       await nss('pk12util', ['-i', `${s.name}.p12`, '-W', 'pw', '-d', db()]);
     }
@@ -56,13 +68,27 @@ describe.skipIf(!HAVE_NSS)('CMS SignedData ↔ NSS cmsutil', () => {
 
   /** `cmsutil -D` status line for signer 0, e.g. "GoodSignature" or "DigestMismatch". */
   async function nssStatus(file: string, contentFile?: string): Promise<string> {
-    const out = await nss('cmsutil', ['-D', '-i', file, ...(contentFile ? ['-c', contentFile] : []), '-d', db(), '-n', '-h', '2']);
+    const out = await nss('cmsutil', [
+      '-D',
+      '-i',
+      file,
+      ...(contentFile ? ['-c', contentFile] : []),
+      '-d',
+      db(),
+      '-n',
+      '-h',
+      '2',
+    ]);
     return /signer0\.status=(\w+)/.exec(out)?.[1] ?? `no status in: ${out}`;
   }
 
   const WE_SIGN: { row: string; kind: SignerKind; options?: Partial<SignOptions> }[] = [
     { row: 'RSA PKCS#1 v1.5, detached', kind: 'rsa' },
-    { row: 'RSA PKCS#1 v1.5, opaque, SubjectKeyIdentifier', kind: 'rsa', options: { detached: false, identifier: 'subjectKeyIdentifier' } },
+    {
+      row: 'RSA PKCS#1 v1.5, opaque, SubjectKeyIdentifier',
+      kind: 'rsa',
+      options: { detached: false, identifier: 'subjectKeyIdentifier' },
+    },
     { row: 'RSASSA-PSS, detached', kind: 'rsa', options: { pss: true } },
     { row: 'ECDSA P-256, detached', kind: 'ec' },
     { row: 'ECDSA P-256 SHA-384, opaque', kind: 'ec', options: { hash: 'sha384', detached: false } },
@@ -73,46 +99,85 @@ describe.skipIf(!HAVE_NSS)('CMS SignedData ↔ NSS cmsutil', () => {
     it(`we sign, cmsutil verifies: ${c.row}`, () =>
       matrix.check(`we sign: ${c.row}`, 'NSS cmsutil', async () => {
         const s = pki.signers[c.kind];
-        const options: SignOptions = { signer: s.key, certificate: s.der, chain: [pki.intermediateDer], ...c.options };
+        const options: SignOptions = {
+          signer: s.key,
+          certificate: s.der,
+          chain: [pki.intermediateDer],
+          ...c.options,
+        };
         if (c.row.includes('timestamp')) options.timestamp = inProcessTsa(pki.tsa);
         await writeFile(pki.path(`we-${i}.p7s`), await signData(CONTENT, options));
         const detached = c.options?.detached !== false;
         expect(await nssStatus(`we-${i}.p7s`, detached ? 'content' : undefined)).toBe('GoodSignature');
-      }),
-    );
+      }));
   }
 
   it('we sign, cmsutil reports DigestMismatch for a flipped content byte', () =>
     matrix.check('we sign: flipped content byte is rejected', 'NSS cmsutil', async () => {
       const s = pki.signers.ec;
-      await writeFile(pki.path('flip.p7s'), await signData(CONTENT, { signer: s.key, certificate: s.der, chain: [pki.intermediateDer] }));
+      await writeFile(
+        pki.path('flip.p7s'),
+        await signData(CONTENT, { signer: s.key, certificate: s.der, chain: [pki.intermediateDer] }),
+      );
       const flipped = Buffer.from(CONTENT);
       flipped[5] = (flipped[5] as number) ^ 0x04;
       await writeFile(pki.path('flipped'), flipped);
       expect(await nssStatus('flip.p7s', 'flipped')).toBe('DigestMismatch');
-    }),
-  );
+    }));
 
-  const THEY_SIGN: { row: string; kind: SignerKind; args: string[]; opaque?: boolean; algorithm: string }[] = [
-    { row: 'RSA, detached, -G -P -Y (signingTime, capabilities, key preference)', kind: 'rsa', args: ['-T', '-G', '-P', '-Y', 'alice-enc'], algorithm: 'rsaEncryption' },
-    { row: 'RSA, opaque (BER, indefinite lengths)', kind: 'rsa', args: ['-Y', 'NONE'], opaque: true, algorithm: 'rsaEncryption' },
-    { row: 'ECDSA P-256, detached -H SHA384', kind: 'ec', args: ['-T', '-G', '-Y', 'NONE', '-H', 'SHA384'], algorithm: 'ecdsaWithSHA384' },
-  ];
+  const THEY_SIGN: { row: string; kind: SignerKind; args: string[]; opaque?: boolean; algorithm: string }[] =
+    [
+      {
+        row: 'RSA, detached, -G -P -Y (signingTime, capabilities, key preference)',
+        kind: 'rsa',
+        args: ['-T', '-G', '-P', '-Y', 'alice-enc'],
+        algorithm: 'rsaEncryption',
+      },
+      {
+        row: 'RSA, opaque (BER, indefinite lengths)',
+        kind: 'rsa',
+        args: ['-Y', 'NONE'],
+        opaque: true,
+        algorithm: 'rsaEncryption',
+      },
+      {
+        row: 'ECDSA P-256, detached -H SHA384',
+        kind: 'ec',
+        args: ['-T', '-G', '-Y', 'NONE', '-H', 'SHA384'],
+        algorithm: 'ecdsaWithSHA384',
+      },
+    ];
 
   for (const [i, c] of THEY_SIGN.entries()) {
     it(`cmsutil signs, we verify: ${c.row}`, () =>
       matrix.check(`they sign: ${c.row}`, 'NSS cmsutil', async () => {
         const s = pki.signers[c.kind];
-        await nss('cmsutil', ['-S', '-N', s.name, '-i', 'content', '-d', db(), '-o', `they-${i}.p7s`, ...c.args]);
+        await nss('cmsutil', [
+          '-S',
+          '-N',
+          s.name,
+          '-i',
+          'content',
+          '-d',
+          db(),
+          '-o',
+          `they-${i}.p7s`,
+          ...c.args,
+        ]);
         const der = await readFile(pki.path(`they-${i}.p7s`));
         const result = await verifySignedData(der, c.opaque ? {} : { content: CONTENT });
         const signer = result.signers[0]!;
         expect(signer.problems).toEqual([]);
-        expect(signer).toMatchObject({ signatureValid: true, digestMatches: true, signatureAlgorithm: c.algorithm });
+        expect(signer).toMatchObject({
+          signatureValid: true,
+          digestMatches: true,
+          signatureAlgorithm: c.algorithm,
+        });
         expect(signer.signerCertificate?.equals(s.der)).toBe(true);
         if (c.opaque) expect(result.encapsulatedContent?.equals(CONTENT)).toBe(true);
         if (c.args.includes('-G')) expect(signer.signingTime).toBeInstanceOf(Date);
-        if (c.args.includes('-P')) expect(signer.capabilities?.map(smimeCapabilityName)).toContain('aes256-cbc');
+        if (c.args.includes('-P'))
+          expect(signer.capabilities?.map(smimeCapabilityName)).toContain('aes256-cbc');
         if (c.args.includes('alice-enc')) {
           const enc = parseCertificate(pki.encryption.der);
           expect(signer.encryptionKeyPreference).toMatchObject({ serialHex: enc.serialHex });
@@ -122,7 +187,6 @@ describe.skipIf(!HAVE_NSS)('CMS SignedData ↔ NSS cmsutil', () => {
           flipped[CONTENT.length - 4] = (flipped[CONTENT.length - 4] as number) ^ 0x01;
           expect((await verifySignedData(der, { content: flipped })).signers[0]!.digestMatches).toBe(false);
         }
-      }),
-    );
+      }));
   }
 });
