@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
@@ -27,10 +27,11 @@ export async function buildServer(p: ServerParts): Promise<{ app: FastifyInstanc
   const metrics = createMetrics();
   const app = Fastify({
     loggerInstance: p.logger,
-    disableRequestLogging: true,
+    // Per-request info logs would dominate the OCSP/TSA hot paths; metrics and error logs cover them.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: p.ctx.config.limits.bodyBytes,
     // Reject absurd URLs and header floods before routing.
-    maxParamLength: 8192,
+    routerOptions: { maxParamLength: 8192 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   app.setErrorHandler(errorHandler);

@@ -12,8 +12,9 @@
  * SubjectKeyIdentifier), and ends every key or integrity failure in one CmsDecryptError message.
  */
 import { Transform } from 'node:stream';
-import type { KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { encodeLength, integer, octetString, oid } from '../der.js';
+import { Asn1Error } from '../errors.js';
 import { OID_CT } from '../oids.js';
 import {
   AUTH_ENVELOPED_DATA_VERSION,
@@ -49,8 +50,6 @@ import {
   type RecipientDecryptor,
   type RecipientId,
 } from './recipients.js';
-import { randomBytes } from 'node:crypto';
-import { Asn1Error } from '../errors.js';
 
 export { CmsDecryptError, CmsEncryptError } from './envelope-errors.js';
 export type { ContentCipher, ReadableContentCipher } from './content-encryption.js';

@@ -378,86 +378,117 @@ function readSignerInfo(parent: DerCursor, t: Tlv, where: string): CmsSignerInfo
 // ------------------------------------------------------------------------------------------ BER → definite
 
 interface Rewritten {
+  /** The element's new encoding, as slices of the input plus rebuilt headers. */
   parts: Buffer[];
   length: number;
+  /** Offset just past the element in the input. */
   end: number;
   /** True when the element is copied byte for byte (it and everything inside has definite lengths). */
   verbatim: boolean;
 }
 
+/** Real SignedData has a few thousand elements; the budget stops a flat flood of tiny ones (X.690 allows it). */
+const MAX_ELEMENTS = 500_000;
+
 /**
  * Rewrite indefinite lengths (X.690 §8.1.3.6) as definite ones so the DER cursor can read the structure.
  * Elements that already have definite lengths — in particular the signed attributes — are copied unchanged,
- * so the bytes a signature covers are never re-encoded. Nesting is bounded; every failure is an Asn1Error.
+ * so the bytes a signature covers are never re-encoded. Nesting and element count are bounded; every failure
+ * is an Asn1Error.
  */
 export function toDefiniteLengths(buf: Buffer): Buffer {
   if (buf.length === 0) throw new Asn1Error('empty input');
-  const top = rewrite(buf, 0, buf.length, 1);
-  if (top.end !== buf.length)
+  const top = rewrite(buf, 0, buf.length, 1, { left: MAX_ELEMENTS });
+  if (top.end !== buf.length) {
     throw new Asn1Error(`${buf.length - top.end} trailing bytes after the CMS structure`);
+  }
   return top.verbatim ? buf : Buffer.concat(top.parts, top.length);
 }
 
 function tagBytes(buf: Buffer, offset: number, limit: number): number {
-  if ((((buf[offset] as number) & 0x1f) as number) !== 0x1f) return 1;
+  if (((buf[offset] as number) & 0x1f) !== 0x1f) return 1;
   let p = offset + 1;
   while (p < limit && ((buf[p] as number) & 0x80) !== 0 && p - offset < 5) p++;
   return p - offset + 1;
 }
 
-function rewrite(buf: Buffer, offset: number, limit: number, depth: number): Rewritten {
+function rewrite(
+  buf: Buffer,
+  offset: number,
+  limit: number,
+  depth: number,
+  budget: { left: number },
+): Rewritten {
   if (depth > MAX_NESTING) throw new Asn1Error(`nesting deeper than ${MAX_NESTING} levels`);
+  if (--budget.left < 0) throw new Asn1Error(`more than ${MAX_ELEMENTS} ASN.1 elements`);
   if (offset >= limit) throw new Asn1Error(`unexpected end of data at byte ${offset}`);
-  const headerTag = tagBytes(buf, offset, limit);
+  const tagLength = tagBytes(buf, offset, limit);
+  const tag = buf.subarray(offset, offset + tagLength);
   const constructed = ((buf[offset] as number) & 0x20) !== 0;
-  if (buf[offset + headerTag] !== 0x80) {
-    const t = readTlv(buf, offset, limit, 'CMS');
-    const whole = (): Rewritten => ({
-      parts: [buf.subarray(offset, t.contentEnd)],
-      length: t.contentEnd - offset,
-      end: t.contentEnd,
-      verbatim: true,
-    });
-    if (!constructed) return whole();
-    const inner = rewriteChildren(buf, t.contentStart, t.contentEnd, depth, false);
-    if (inner.verbatim) return whole();
-    return withHeader(buf.subarray(offset, offset + headerTag), inner, t.contentEnd);
+  if (buf[offset + tagLength] === 0x80) {
+    if (!constructed) throw new Asn1Error(`primitive element at byte ${offset} has an indefinite length`);
+    const inner = rewriteChildren(buf, offset + tagLength + 1, limit, true, depth, budget);
+    return withDefiniteHeader(tag, inner);
   }
-  if (!constructed) throw new Asn1Error(`primitive element at byte ${offset} has an indefinite length`);
-  const inner = rewriteChildren(buf, offset + headerTag + 1, limit, depth, true);
-  return withHeader(buf.subarray(offset, offset + headerTag), inner, inner.end);
+  const t = readTlv(buf, offset, limit, 'CMS');
+  if (constructed) {
+    const inner = rewriteChildren(buf, t.contentStart, t.contentEnd, false, depth, budget);
+    if (!inner.verbatim) return withDefiniteHeader(tag, inner);
+  }
+  const length = t.contentEnd - offset;
+  return { parts: [buf.subarray(offset, t.contentEnd)], length, end: t.contentEnd, verbatim: true };
 }
 
-/** The children from `start`: up to `end` (definite), or up to and including the end-of-contents octets. */
+/**
+ * The children from `start`: up to `end` (definite), or up to and including the end-of-contents octets
+ * (indefinite). Consecutive verbatim children are kept as one slice, so the part list stays short.
+ */
 function rewriteChildren(
   buf: Buffer,
   start: number,
   end: number,
-  depth: number,
   indefinite: boolean,
+  depth: number,
+  budget: { left: number },
 ): Rewritten {
   const parts: Buffer[] = [];
   let length = 0;
-  let verbatim = !indefinite;
+  let runStart = start;
   let p = start;
+  let contentEnd: number;
   for (;;) {
     if (indefinite && p + 1 < end && buf[p] === 0 && buf[p + 1] === 0) {
+      contentEnd = p;
       p += 2;
       break;
     }
-    if (!indefinite && p >= end) break;
-    const child = rewrite(buf, p, end, depth + 1);
-    parts.push(...child.parts);
+    if (!indefinite && p >= end) {
+      contentEnd = p;
+      break;
+    }
+    const child = rewrite(buf, p, end, depth + 1, budget);
+    if (!child.verbatim) {
+      if (p > runStart) parts.push(buf.subarray(runStart, p));
+      parts.push(...child.parts);
+      runStart = child.end;
+    }
     length += child.length;
-    verbatim &&= child.verbatim;
     p = child.end;
   }
+  const verbatim = !indefinite && parts.length === 0;
+  if (contentEnd > runStart) parts.push(buf.subarray(runStart, contentEnd));
   return { parts, length, end: p, verbatim };
 }
 
-function withHeader(tag: Buffer, inner: Rewritten, end: number): Rewritten {
+/** `tag` + definite length + the rewritten contents; `inner.end` is where the element ended in the input. */
+function withDefiniteHeader(tag: Buffer, inner: Rewritten): Rewritten {
   const header = Buffer.concat([tag, encodeLength(inner.length)]);
-  return { parts: [header, ...inner.parts], length: header.length + inner.length, end, verbatim: false };
+  return {
+    parts: [header, ...inner.parts],
+    length: header.length + inner.length,
+    end: inner.end,
+    verbatim: false,
+  };
 }
 
 // ------------------------------------------------------------------------------------------ verification

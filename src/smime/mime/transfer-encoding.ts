@@ -1,0 +1,164 @@
+/**
+ * Content-Transfer-Encoding codecs (RFC 2045 §6). Decoders are tolerant (what mail readers accept);
+ * encoders produce strictly 7-bit, 76-column output with CRLF line breaks so relays leave it alone.
+ */
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SPACE = 0x20;
+const TAB = 0x09;
+const EQUALS = 0x3d;
+
+const BASE64_VALUE = new Int8Array(256).fill(-1);
+for (const [index, char] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries()) {
+  BASE64_VALUE[char.charCodeAt(0)] = index;
+}
+
+/**
+ * Decodes base64, skipping whitespace and any other byte outside the alphabet (RFC 2045 §6.8: such
+ * characters "are to be ignored"), and stopping at the first '=' pad.
+ */
+export function decodeBase64(input: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(Math.floor((input.length * 3) / 4) + 3);
+  let written = 0;
+  let accumulator = 0;
+  let bits = 0;
+  for (const byte of input) {
+    if (byte === EQUALS) break;
+    const value = BASE64_VALUE[byte] as number;
+    if (value < 0) continue;
+    accumulator = ((accumulator << 6) | value) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[written++] = (accumulator >> bits) & 0xff;
+    }
+  }
+  return out.subarray(0, written);
+}
+
+/** Base64 in lines of 76 characters, each ended by CRLF (RFC 2045 §6.8). */
+export function encodeBase64Lines(data: Uint8Array): Buffer {
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
+  const lines: string[] = [];
+  for (let offset = 0; offset < text.length; offset += 76) lines.push(text.slice(offset, offset + 76));
+  return Buffer.from(lines.length === 0 ? '' : lines.join('\r\n') + '\r\n', 'latin1');
+}
+
+function hexValue(byte: number | undefined): number {
+  if (byte === undefined) return -1;
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  if (byte >= 0x41 && byte <= 0x46) return byte - 0x37;
+  if (byte >= 0x61 && byte <= 0x66) return byte - 0x57;
+  return -1;
+}
+
+/**
+ * Decodes quoted-printable (RFC 2045 §6.7). Hard line breaks (CRLF or bare LF) come out as CRLF,
+ * the canonical form; trailing whitespace added in transport is dropped (rule 3); a malformed '='
+ * sequence is kept literally, as mail readers do.
+ */
+export function decodeQuotedPrintable(input: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(input.length + 1);
+  let written = 0;
+  let lineStart = 0;
+  while (lineStart < input.length) {
+    let lineEnd = input.indexOf(LF, lineStart);
+    const hasBreak = lineEnd !== -1;
+    if (!hasBreak) lineEnd = input.length;
+    let contentEnd = lineEnd;
+    if (hasBreak && contentEnd > lineStart && input[contentEnd - 1] === CR) contentEnd--;
+    while (contentEnd > lineStart && (input[contentEnd - 1] === SPACE || input[contentEnd - 1] === TAB)) contentEnd--;
+    let softBreak = false;
+    for (let i = lineStart; i < contentEnd; i++) {
+      const byte = input[i] as number;
+      if (byte !== EQUALS) {
+        out[written++] = byte;
+        continue;
+      }
+      if (i === contentEnd - 1) {
+        softBreak = true;
+        break;
+      }
+      const high = hexValue(input[i + 1]);
+      const low = hexValue(input[i + 2]);
+      if (high >= 0 && low >= 0 && i + 2 < contentEnd) {
+        out[written++] = (high << 4) | low;
+        i += 2;
+      } else {
+        out[written++] = byte;
+      }
+    }
+    if (hasBreak && !softBreak) {
+      out[written++] = CR;
+      out[written++] = LF;
+    }
+    lineStart = lineEnd + 1;
+  }
+  return out.subarray(0, written);
+}
+
+const QP_MAX_LINE = 76;
+
+/**
+ * Encodes quoted-printable with CRLF treated as a hard line break. Besides what RFC 2045 requires,
+ * it encodes whitespace before a line break, an "F" starting "From " and a leading "." so that no
+ * relay (trailing-space stripping, mbox "From " quoting, SMTP dot handling) can alter signed text
+ * (RFC 8551 §3.1.2, RFC 3676 §4.4).
+ */
+export function encodeQuotedPrintable(data: Uint8Array): Buffer {
+  const out: string[] = [];
+  let line = '';
+  const flushSoft = (): void => {
+    out.push(line + '=\r\n');
+    line = '';
+  };
+  const append = (token: string): void => {
+    if (line.length + token.length > QP_MAX_LINE - 1) flushSoft();
+    line += token;
+  };
+  const escaped = (byte: number): string => '=' + byte.toString(16).toUpperCase().padStart(2, '0');
+  for (let i = 0; i < data.length; i++) {
+    const byte = data[i] as number;
+    if (byte === CR && data[i + 1] === LF) {
+      out.push(line + '\r\n');
+      line = '';
+      i++;
+      continue;
+    }
+    const atLineStart = line.length === 0;
+    const next = data[i + 1];
+    const beforeBreak = next === undefined || (next === CR && data[i + 2] === LF);
+    let token: string;
+    if ((byte === SPACE || byte === TAB) && beforeBreak) token = escaped(byte);
+    else if (byte === SPACE || byte === TAB) token = String.fromCharCode(byte);
+    else if (byte < 0x21 || byte > 0x7e || byte === EQUALS) token = escaped(byte);
+    else if (atLineStart && byte === 0x2e) token = escaped(byte);
+    else if (atLineStart && byte === 0x46 && startsWithFromSpace(data, i)) token = escaped(byte);
+    else token = String.fromCharCode(byte);
+    append(token);
+  }
+  if (line.length > 0) out.push(line);
+  return Buffer.from(out.join(''), 'latin1');
+}
+
+function startsWithFromSpace(data: Uint8Array, index: number): boolean {
+  return (
+    data[index + 1] === 0x72 && data[index + 2] === 0x6f && data[index + 3] === 0x6d && data[index + 4] === SPACE
+  );
+}
+
+/** The Content-Transfer-Encoding values we decode; anything else is passed through unchanged. */
+export type TransferEncoding = '7bit' | '8bit' | 'binary' | 'base64' | 'quoted-printable';
+
+/** Decodes a body by its Content-Transfer-Encoding (unknown encodings are returned as they are). */
+export function decodeTransferEncoding(body: Uint8Array, encoding: string): Buffer {
+  switch (encoding.trim().toLowerCase()) {
+    case 'base64':
+      return decodeBase64(body);
+    case 'quoted-printable':
+      return decodeQuotedPrintable(body);
+    default:
+      return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  }
+}
