@@ -8,6 +8,7 @@ import { verifySignature } from '../pkix/algorithms.js';
 import type { ParsedCertificate } from '../pkix/certificate.js';
 import { parseCrl, type ParsedCrl } from '../pkix/crl.js';
 import { serialize } from '../pkix/der.js';
+import { nameToString } from '../pkix/name.js';
 import { certLabel } from './describe.js';
 import { statusAt, windowProblem, type Evidence } from './evidence.js';
 
@@ -21,7 +22,10 @@ export function tryParseCrl(der: Buffer): ParsedCrl | undefined {
 }
 
 export function crlIsFrom(crl: ParsedCrl, issuer: ParsedCertificate): boolean {
-  return serialize(crl.issuer).equals(issuer.subjectDer);
+  return (
+    serialize(crl.issuer).equals(issuer.subjectDer) ||
+    nameToString(crl.issuer).toLowerCase() === issuer.subjectString.toLowerCase()
+  );
 }
 
 export function evaluateCrl(

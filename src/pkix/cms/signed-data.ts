@@ -594,37 +594,21 @@ function checkSigner(si: CmsSignerInfo, ctx: VerifyContext): SignatureCheck {
     return check;
   }
 
-  let signedBytes: Buffer | undefined;
-  if (si.signedAttrs && si.signedAttributes) {
-    signedBytes = si.signedAttrs;
-    const facts = interpretSignedAttributes(si.signedAttributes, si.digestHash);
-    problems.push(...facts.problems);
-    if (facts.signingTime) check.signingTime = facts.signingTime;
-    if (facts.capabilities) check.capabilities = facts.capabilities;
-    if (facts.encryptionKeyPreference) check.encryptionKeyPreference = facts.encryptionKeyPreference;
-    if (facts.contentType && facts.contentType !== ctx.view.eContentType) {
-      problems.push('the content-type signed attribute does not match the signed content type');
-    }
-    check.digestMatches = facts.messageDigest?.equals(ctx.digests.get(si.digestHash) as Buffer) === true;
-    if (facts.messageDigest && !check.digestMatches) {
-      problems.push('the message digest does not match the content: the content was altered after signing');
-    }
-    // RFC 5035 §5.4: the first ESSCertID names the signing certificate.
-    const essId = facts.signingCertificate?.[0];
-    if (cert && essId && !essCertIdMatches(essId, cert)) {
-      problems.push(
-        'the signingCertificate attribute names a different certificate than the one that signed',
-      );
-    }
-  } else {
-    signedBytes = ctx.bytes;
-    if (!signedBytes) problems.push('content over 64 MiB signed without signed attributes cannot be checked');
-  }
-
+  const signedBytes = si.signedAttributes
+    ? checkSignedAttributes(si, si.signedAttributes, si.digestHash, cert, ctx, check)
+    : ctx.bytes;
+  if (!signedBytes) problems.push('content over 64 MiB signed without signed attributes cannot be checked');
   if (cert && signedBytes) {
-    const view = { sid: si.sid, digestHash: si.digestHash, attributes: new Map(), signature: si.signature };
+    // verifySignerSignature checks its `signedAttrs` bytes: without signed attributes, that is the content.
     check.signatureValid = verifySignerSignature(
-      { ...view, signedAttrs: signedBytes, signatureAlgorithm: si.signatureAlgorithm },
+      {
+        sid: si.sid,
+        digestHash: si.digestHash,
+        attributes: new Map<string, Buffer[]>(),
+        signedAttrs: signedBytes,
+        signatureAlgorithm: si.signatureAlgorithm,
+        signature: si.signature,
+      },
       cert.spki,
     );
     if (!check.signatureValid) {
@@ -638,6 +622,42 @@ function checkSigner(si: CmsSignerInfo, ctx: VerifyContext): SignatureCheck {
   // Without signed attributes the signature covers the content itself (RFC 5652 §5.4).
   if (!si.signedAttrs) check.digestMatches = check.signatureValid;
   return check;
+}
+
+/**
+ * Fill `check` from the signed attributes (content type, message digest against the content, ESS binding to
+ * the signer certificate, S/MIME facts) and return the bytes the signature covers.
+ */
+function checkSignedAttributes(
+  si: CmsSignerInfo,
+  attributes: Map<string, Buffer[]>,
+  digestHash: HashAlgorithm,
+  cert: ParsedCertificate | undefined,
+  ctx: VerifyContext,
+  check: SignatureCheck,
+): Buffer | undefined {
+  const facts = interpretSignedAttributes(attributes, digestHash);
+  check.problems.push(...facts.problems);
+  if (facts.signingTime) check.signingTime = facts.signingTime;
+  if (facts.capabilities) check.capabilities = facts.capabilities;
+  if (facts.encryptionKeyPreference) check.encryptionKeyPreference = facts.encryptionKeyPreference;
+  if (facts.contentType && facts.contentType !== ctx.view.eContentType) {
+    check.problems.push('the content-type signed attribute does not match the signed content type');
+  }
+  check.digestMatches = facts.messageDigest?.equals(ctx.digests.get(digestHash) as Buffer) === true;
+  if (facts.messageDigest && !check.digestMatches) {
+    check.problems.push(
+      'the message digest does not match the content: the content was altered after signing',
+    );
+  }
+  // RFC 5035 §5.4: the first ESSCertID names the signing certificate.
+  const essId = facts.signingCertificate?.[0];
+  if (cert && essId && !essCertIdMatches(essId, cert)) {
+    check.problems.push(
+      'the signingCertificate attribute names a different certificate than the one that signed',
+    );
+  }
+  return si.signedAttrs;
 }
 
 /** RFC 3161 Appendix A: the token's imprint is the hash of this SignerInfo's signature value. */
