@@ -307,7 +307,7 @@ function lzwDecode(data: Buffer, early: number, cap: number): Buffer {
     } else throw new PdfFilterError(`LZWDecode: invalid code ${code}`);
     if (next < 4096) {
       prefix[next] = prev;
-      suffix[next] = code < next || code !== next ? first : first;
+      suffix[next] = first;
       lengths[next] = lengths[prev]! + 1;
       next++;
     }

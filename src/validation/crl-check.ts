@@ -69,7 +69,14 @@ export function evaluateCrl(
   if (stale) return { kind: 'invalid', source: 'crl', detail: stale };
 
   const number = crl.crlNumber !== undefined ? ` number ${crl.crlNumber}` : '';
-  const base = { kind: 'status' as const, source: 'crl' as const, der, certificates: [] };
+  const base = {
+    kind: 'status' as const,
+    source: 'crl' as const,
+    der,
+    certificates: [],
+    ...(crl.nextUpdate ? { nextUpdate: crl.nextUpdate } : {}),
+    ...(crl.crlNumber !== undefined ? { crlNumber: crl.crlNumber } : {}),
+  };
   const entry = crl.revoked.find((r) => r.serialHex === cert.serialHex);
   if (!entry || entry.reason === 'removeFromCRL') {
     return { ...base, status: 'good', detail: `not listed on CRL${number} of ${issuerName}${from}` };

@@ -15,6 +15,9 @@ export type Evidence =
       der: Buffer;
       certificates: Buffer[];
       detail: string;
+      /** For caching: until when the data is current, and a CRL's number (newer replaces older). */
+      nextUpdate?: Date;
+      crlNumber?: bigint;
     }
   /** The responder does not know the certificate (OCSP "unknown"). */
   | { kind: 'unknown'; source: 'ocsp' | 'crl'; detail: string }

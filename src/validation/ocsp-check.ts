@@ -144,7 +144,13 @@ export function evaluateOcsp(
   const by = `OCSP${from}, signed by ${responder.who}`;
   const s = answer.status;
   if (s.status === 'unknown') return { kind: 'unknown', source: 'ocsp', detail: `the responder does not know this certificate (${by})` };
-  const base = { kind: 'status' as const, source: 'ocsp' as const, der, certificates: responder.certificates };
+  const base = {
+    kind: 'status' as const,
+    source: 'ocsp' as const,
+    der,
+    certificates: responder.certificates,
+    ...(answer.nextUpdate ? { nextUpdate: answer.nextUpdate } : {}),
+  };
   if (s.status === 'good') return { ...base, status: 'good', detail: `good according to ${by}` };
   const { status, phrase } = statusAt(s.revokedAt, s.reason, p.at);
   return {

@@ -36,6 +36,8 @@ export function run(
         stderr: Buffer.concat(err).toString(),
       });
     });
+    // A program that exits without reading its input must not crash the test with EPIPE.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -59,10 +59,20 @@ export function readBer(buf: Uint8Array, offset: number, limit: number, where: s
 }
 
 /** The direct children of a constructed element. */
+/**
+ * Children per element. Enough for a 64 MiB constructed OCTET STRING in 256-byte segments (streamed
+ * content), small enough that a flood of tiny elements (e.g. 64 MiB of `05 00`) fails fast instead
+ * of building tens of millions of nodes.
+ */
+export const MAX_BER_CHILDREN = 262_144;
+
 export function berChildren(buf: Uint8Array, parent: BerNode, where: string, depth = 0): BerNode[] {
   if (!parent.constructed) throw new Asn1Error(`${where}: expected a constructed element`);
   const out: BerNode[] = [];
   for (let p = parent.contentStart; p < parent.contentEnd;) {
+    if (out.length >= MAX_BER_CHILDREN) {
+      throw new Asn1Error(`${where}: more than ${MAX_BER_CHILDREN} elements in one constructed element`);
+    }
     const child = readBer(buf, p, parent.contentEnd, where, depth + 1);
     out.push(child);
     p = child.end;

@@ -15,7 +15,6 @@ import { parseCertificate, signatureAlgorithmDer, type ParsedCertificate } from 
 import { encodeAttribute, verifySignerSignature, type SignerId } from '../cms-signed-attrs.js';
 import {
   TAG,
-  encodeLength,
   explicit,
   integer,
   integerFromUnsigned,
@@ -26,13 +25,13 @@ import {
   serialize,
   tlv,
   unsignedHex,
-  type Tlv,
 } from '../der.js';
-import { DerCursor, readOid, readSmallInteger } from '../der-fields.js';
+import { DerCursor } from '../der-fields.js';
 import { Asn1Error } from '../errors.js';
 import { essCertIdMatches } from '../ess.js';
 import { OID_ALG, OID_CT } from '../oids.js';
 import { TspVerifyError, verifyTimeStampToken } from '../tsp.js';
+import { BerCursor, readBerRoot, type BerNode } from './ber.js';
 import {
   OID_SIGNATURE_TIMESTAMP_TOKEN,
   buildSignedAttributes,
@@ -56,8 +55,6 @@ export class CmsSignedDataError extends Error {
 export const MAX_SIGNED_DATA_BYTES = 64 * 1024 * 1024;
 const MAX_SIGNERS = 100;
 const MAX_CERTIFICATES = 500;
-/** ContentInfo → SignedData → SignerInfo → attribute → value → certificate internals stay well below this. */
-const MAX_NESTING = 40;
 
 export type SignedContent = Buffer | AsyncIterable<Uint8Array> | NodeJS.ReadableStream;
 
@@ -257,8 +254,8 @@ export interface CmsSignedDataView {
 }
 
 /**
- * Read a ContentInfo(SignedData) in DER or BER (NSS writes indefinite lengths and chunked OCTET STRINGs),
- * keeping the exact signed-attribute bytes. Throws CmsSignedDataError.
+ * Read a ContentInfo(SignedData) in DER or BER (NSS and gpgsm write indefinite lengths and chunked OCTET
+ * STRINGs), keeping the exact signed-attribute bytes. Throws CmsSignedDataError.
  */
 export function readCmsSignedData(der: Uint8Array): CmsSignedDataView {
   if (der.length > MAX_SIGNED_DATA_BYTES) {
@@ -267,9 +264,7 @@ export function readCmsSignedData(der: Uint8Array): CmsSignedDataView {
     );
   }
   try {
-    return readSignedDataStructure(
-      toDefiniteLengths(Buffer.from(der.buffer, der.byteOffset, der.byteLength)),
-    );
+    return readSignedDataStructure(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
   } catch (e) {
     if (e instanceof Asn1Error) throw new CmsSignedDataError(`malformed CMS SignedData: ${e.message}`);
     throw e;
@@ -277,10 +272,10 @@ export function readCmsSignedData(der: Uint8Array): CmsSignedDataView {
 }
 
 function readSignedDataStructure(buf: Buffer): CmsSignedDataView {
-  const root = readTlv(buf, 0, buf.length, 'ContentInfo');
+  const root = readBerRoot(buf, 'ContentInfo');
   if (root.tag !== TAG.SEQUENCE) throw new Asn1Error('ContentInfo: not a SEQUENCE');
-  const contentInfo = new DerCursor(buf, root, 'ContentInfo');
-  const contentType = readOid(contentInfo, 'contentType');
+  const contentInfo = new BerCursor(buf, root, 'ContentInfo');
+  const contentType = contentInfo.oid(contentInfo.take(TAG.OID, 'contentType'), 'contentType');
   if (contentType !== OID_CT.signedData) {
     throw new CmsSignedDataError(
       `the CMS content type is ${contentType}, not SignedData: this is not a signature`,
@@ -288,20 +283,16 @@ function readSignedDataStructure(buf: Buffer): CmsSignedDataView {
   }
   const wrapper = contentInfo.into(contentInfo.take(0xa0, '[0] content'));
   const sd = wrapper.into(wrapper.take(TAG.SEQUENCE, 'SignedData'), 'SignedData');
-  wrapper.end();
-
-  readSmallInteger(sd, 'version');
+  sd.smallInteger(sd.take(TAG.INTEGER, 'version'), 'version');
   sd.take(TAG.SET, 'digestAlgorithms');
   const encap = sd.into(sd.take(TAG.SEQUENCE, 'encapContentInfo'), 'encapContentInfo');
-  const eContentType = readOid(encap, 'eContentType');
+  const eContentType = encap.oid(encap.take(TAG.OID, 'eContentType'), 'eContentType');
   const explicitContent = encap.optional(0xa0);
   let eContent: Buffer | undefined;
   if (explicitContent) {
     const inner = encap.into(explicitContent);
-    eContent = octetStringValue(inner, inner.any('eContent'), 0);
-    inner.end();
+    eContent = inner.octets(inner.any('eContent'), 'eContent', MAX_SIGNED_DATA_BYTES);
   }
-  encap.end();
 
   const certificates: Buffer[] = [];
   const certSet = sd.optional(0xa0);
@@ -309,43 +300,36 @@ function readSignedDataStructure(buf: Buffer): CmsSignedDataView {
     // Other CertificateChoices (attribute certificates, [3] other) are skipped: S/MIME needs X.509 only.
     const choices = sd.into(certSet).rest();
     if (choices.length > MAX_CERTIFICATES) throw new Asn1Error(`more than ${MAX_CERTIFICATES} certificates`);
-    for (const choice of choices) if (choice.tag === TAG.SEQUENCE) certificates.push(sd.bytes(choice));
+    for (const choice of choices)
+      if (choice.tag === TAG.SEQUENCE) certificates.push(Buffer.from(sd.bytes(choice)));
   }
   sd.optional(0xa1); // crls: revocation is the validation layer's job, which fetches its own
-  const signerTlvs = sd.into(sd.take(TAG.SET, 'signerInfos')).rest();
-  sd.end();
-  if (signerTlvs.length > MAX_SIGNERS) throw new Asn1Error(`more than ${MAX_SIGNERS} SignerInfos`);
-  const signers = signerTlvs.map((t, i) => readSignerInfo(sd, t, `SignerInfo ${i + 1}`));
+  const signerSet = sd.into(sd.take(TAG.SET, 'signerInfos'));
+  if (signerSet.length > MAX_SIGNERS) throw new Asn1Error(`more than ${MAX_SIGNERS} SignerInfos`);
+  const signers = signerSet.rest().map((node, i) => readSignerInfo(signerSet, node, `SignerInfo ${i + 1}`));
   return { eContentType, ...(eContent ? { eContent } : {}), certificates, signers };
 }
 
-/** An OCTET STRING's value; BER allows it constructed from segments (X.690 §8.7.3). */
-function octetStringValue(c: DerCursor, t: Tlv, depth: number): Buffer {
-  if (t.tag === TAG.OCTET_STRING) return c.content(t);
-  if (t.tag !== (TAG.OCTET_STRING | 0x20) || depth > 4)
-    throw new Asn1Error(`${c.where}: expected an OCTET STRING`);
-  const segments = c.into(t);
-  return Buffer.concat(segments.rest().map((s) => octetStringValue(segments, s, depth + 1)));
-}
+/** Longest signature value we accept (RSA-16384); real ones are at most 512 bytes. */
+const MAX_SIGNATURE_BYTES = 2048;
 
-function readSignerInfo(parent: DerCursor, t: Tlv, where: string): CmsSignerInfo {
-  if (t.tag !== TAG.SEQUENCE) throw new Asn1Error(`${where}: not a SEQUENCE`);
-  const si = parent.into(t, where);
-  readSmallInteger(si, 'version');
+function readSignerInfo(parent: BerCursor, node: BerNode, where: string): CmsSignerInfo {
+  if (node.tag !== TAG.SEQUENCE) throw new Asn1Error(`${where}: not a SEQUENCE`);
+  const si = parent.into(node, where);
+  si.smallInteger(si.take(TAG.INTEGER, 'version'), 'version');
   let sid: SignerId;
-  const sidTlv = si.any('sid');
-  if (sidTlv.tag === TAG.SEQUENCE) {
-    const ias = si.into(sidTlv, `${where} IssuerAndSerialNumber`);
-    const issuer = ias.take(TAG.SEQUENCE, 'issuer');
-    const serial = ias.take(TAG.INTEGER, 'serialNumber');
-    ias.end();
-    sid = { issuerDer: ias.bytes(issuer), serialHex: unsignedHex(ias.content(serial)) };
-  } else if (sidTlv.tag === 0x80) {
-    sid = { subjectKeyId: si.content(sidTlv) };
+  const sidNode = si.any('sid');
+  if (sidNode.tag === TAG.SEQUENCE) {
+    const ias = si.into(sidNode, `${where} IssuerAndSerialNumber`);
+    const issuer = Buffer.from(ias.bytes(ias.take(TAG.SEQUENCE, 'issuer')));
+    sid = { issuerDer: issuer, serialHex: unsignedHex(ias.content(ias.take(TAG.INTEGER, 'serialNumber'))) };
+  } else if (sidNode.tag === 0x80) {
+    sid = { subjectKeyId: Buffer.from(si.content(sidNode)) };
   } else {
     throw new Asn1Error(`${where}: sid is neither IssuerAndSerialNumber nor [0] SubjectKeyIdentifier`);
   }
-  const digestAlgorithmOid = readOid(si.into(si.take(TAG.SEQUENCE, 'digestAlgorithm')), 'algorithm');
+  const digestAlgorithm = si.into(si.take(TAG.SEQUENCE, 'digestAlgorithm'));
+  const digestAlgorithmOid = digestAlgorithm.oid(digestAlgorithm.take(TAG.OID, 'algorithm'), 'algorithm');
   const digestHash = hashFromOid(digestAlgorithmOid);
   const info: CmsSignerInfo = {
     sid,
@@ -356,11 +340,11 @@ function readSignerInfo(parent: DerCursor, t: Tlv, where: string): CmsSignerInfo
     signatureAlgorithm: new AlgorithmIdentifier(),
     signature: EMPTY,
   };
-  const signedTlv = si.optional(0xa0);
-  if (signedTlv) {
-    info.signedAttrs = si.bytes(signedTlv);
-    info.signedAttrs[0] = TAG.SET; // RFC 5652 §5.4: the signature covers the EXPLICIT SET OF encoding
-    info.signedAttributes = readAttributes(si.into(signedTlv, `${where} signedAttrs`));
+  const signedNode = si.optional(0xa0);
+  if (signedNode) {
+    // RFC 5652 §5.4: the signature covers the DER of the SET OF, i.e. the received bytes with tag 0x31.
+    info.signedAttrs = retaggedAsSet(si.bytes(signedNode));
+    info.signedAttributes = readAttributes(derCursor(info.signedAttrs, `${where} signedAttrs`));
   }
   const algorithm = si.take(TAG.SEQUENCE, 'signatureAlgorithm');
   try {
@@ -368,127 +352,28 @@ function readSignerInfo(parent: DerCursor, t: Tlv, where: string): CmsSignerInfo
   } catch {
     throw new Asn1Error(`${where}: malformed signatureAlgorithm`);
   }
-  info.signature = si.content(si.take(TAG.OCTET_STRING, 'signature'));
-  const unsignedTlv = si.optional(0xa1);
-  if (unsignedTlv) info.unsignedAttributes = readAttributes(si.into(unsignedTlv, `${where} unsignedAttrs`));
-  si.end();
+  const signature = si.any('signature');
+  if ((signature.tag & 0xdf) !== TAG.OCTET_STRING)
+    throw new Asn1Error(`${where}: signature is not an OCTET STRING`);
+  info.signature = Buffer.from(si.octets(signature, 'signature', MAX_SIGNATURE_BYTES));
+  const unsignedNode = si.optional(0xa1);
+  if (unsignedNode) {
+    const unsigned = retaggedAsSet(si.bytes(unsignedNode));
+    info.unsignedAttributes = readAttributes(derCursor(unsigned, `${where} unsignedAttrs`));
+  }
+  if (si.rest().length > 0) throw new Asn1Error(`${where}: unexpected element after the signature`);
   return info;
 }
 
-// ------------------------------------------------------------------------------------------ BER → definite
-
-interface Rewritten {
-  /** The element's new encoding, as slices of the input plus rebuilt headers. */
-  parts: Buffer[];
-  length: number;
-  /** Offset just past the element in the input. */
-  end: number;
-  /** True when the element is copied byte for byte (it and everything inside has definite lengths). */
-  verbatim: boolean;
+function retaggedAsSet(bytes: Buffer): Buffer {
+  const copy = Buffer.from(bytes);
+  copy[0] = TAG.SET;
+  return copy;
 }
 
-/** Real SignedData has a few thousand elements; the budget stops a flat flood of tiny ones (X.690 allows it). */
-const MAX_ELEMENTS = 500_000;
-
-/**
- * Rewrite indefinite lengths (X.690 §8.1.3.6) as definite ones so the DER cursor can read the structure.
- * Elements that already have definite lengths — in particular the signed attributes — are copied unchanged,
- * so the bytes a signature covers are never re-encoded. Nesting and element count are bounded; every failure
- * is an Asn1Error.
- */
-export function toDefiniteLengths(buf: Buffer): Buffer {
-  if (buf.length === 0) throw new Asn1Error('empty input');
-  const top = rewrite(buf, 0, buf.length, 1, { left: MAX_ELEMENTS });
-  if (top.end !== buf.length) {
-    throw new Asn1Error(`${buf.length - top.end} trailing bytes after the CMS structure`);
-  }
-  return top.verbatim ? buf : Buffer.concat(top.parts, top.length);
-}
-
-function tagBytes(buf: Buffer, offset: number, limit: number): number {
-  if (((buf[offset] as number) & 0x1f) !== 0x1f) return 1;
-  let p = offset + 1;
-  while (p < limit && ((buf[p] as number) & 0x80) !== 0 && p - offset < 5) p++;
-  return p - offset + 1;
-}
-
-function rewrite(
-  buf: Buffer,
-  offset: number,
-  limit: number,
-  depth: number,
-  budget: { left: number },
-): Rewritten {
-  if (depth > MAX_NESTING) throw new Asn1Error(`nesting deeper than ${MAX_NESTING} levels`);
-  if (--budget.left < 0) throw new Asn1Error(`more than ${MAX_ELEMENTS} ASN.1 elements`);
-  if (offset >= limit) throw new Asn1Error(`unexpected end of data at byte ${offset}`);
-  const tagLength = tagBytes(buf, offset, limit);
-  const tag = buf.subarray(offset, offset + tagLength);
-  const constructed = ((buf[offset] as number) & 0x20) !== 0;
-  if (buf[offset + tagLength] === 0x80) {
-    if (!constructed) throw new Asn1Error(`primitive element at byte ${offset} has an indefinite length`);
-    const inner = rewriteChildren(buf, offset + tagLength + 1, limit, true, depth, budget);
-    return withDefiniteHeader(tag, inner);
-  }
-  const t = readTlv(buf, offset, limit, 'CMS');
-  if (constructed) {
-    const inner = rewriteChildren(buf, t.contentStart, t.contentEnd, false, depth, budget);
-    if (!inner.verbatim) return withDefiniteHeader(tag, inner);
-  }
-  const length = t.contentEnd - offset;
-  return { parts: [buf.subarray(offset, t.contentEnd)], length, end: t.contentEnd, verbatim: true };
-}
-
-/**
- * The children from `start`: up to `end` (definite), or up to and including the end-of-contents octets
- * (indefinite). Consecutive verbatim children are kept as one slice, so the part list stays short.
- */
-function rewriteChildren(
-  buf: Buffer,
-  start: number,
-  end: number,
-  indefinite: boolean,
-  depth: number,
-  budget: { left: number },
-): Rewritten {
-  const parts: Buffer[] = [];
-  let length = 0;
-  let runStart = start;
-  let p = start;
-  let contentEnd: number;
-  for (;;) {
-    if (indefinite && p + 1 < end && buf[p] === 0 && buf[p + 1] === 0) {
-      contentEnd = p;
-      p += 2;
-      break;
-    }
-    if (!indefinite && p >= end) {
-      contentEnd = p;
-      break;
-    }
-    const child = rewrite(buf, p, end, depth + 1, budget);
-    if (!child.verbatim) {
-      if (p > runStart) parts.push(buf.subarray(runStart, p));
-      parts.push(...child.parts);
-      runStart = child.end;
-    }
-    length += child.length;
-    p = child.end;
-  }
-  const verbatim = !indefinite && parts.length === 0;
-  if (contentEnd > runStart) parts.push(buf.subarray(runStart, contentEnd));
-  return { parts, length, end: p, verbatim };
-}
-
-/** `tag` + definite length + the rewritten contents; `inner.end` is where the element ended in the input. */
-function withDefiniteHeader(tag: Buffer, inner: Rewritten): Rewritten {
-  const header = Buffer.concat([tag, encodeLength(inner.length)]);
-  return {
-    parts: [header, ...inner.parts],
-    length: header.length + inner.length,
-    end: inner.end,
-    verbatim: false,
-  };
+/** A DER cursor over one complete element (attribute sets are DER even inside BER, RFC 5652 §5.3). */
+function derCursor(bytes: Buffer, where: string): DerCursor {
+  return new DerCursor(bytes, readTlv(bytes, 0, bytes.length, where), where);
 }
 
 // ------------------------------------------------------------------------------------------ verification

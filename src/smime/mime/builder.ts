@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { MimeBuildError } from './errors.js';
-import { encodeHeaderWords } from './headers.js';
+import { encodeHeaderWords, parseParameterized } from './headers.js';
 import { encodeBase64Lines, encodeQuotedPrintable } from './transfer-encoding.js';
 
 /** Header fields to write, in order. A record is written in its key order. */
@@ -27,17 +27,24 @@ const NON_ASCII = /[^\x20-\x7e\t]/;
  */
 export function formatHeaderField(name: string, value: string): string {
   if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) {
-    throw new MimeBuildError(`header name ${JSON.stringify(name)} is not valid (RFC 5322 §3.6.8: printable ASCII, no colon)`);
+    throw new MimeBuildError(
+      `header name ${JSON.stringify(name)} is not valid (RFC 5322 §3.6.8: printable ASCII, no colon)`,
+    );
   }
   if (/[\r\n\0]/.test(value)) {
-    throw new MimeBuildError(`header ${name} contains a line break or NUL; pass the value unfolded on one line`);
+    throw new MimeBuildError(
+      `header ${name} contains a line break or NUL; pass the value unfolded on one line`,
+    );
   }
   const encoded = NON_ASCII.test(value) ? encodeNonAscii(name, value) : value;
   return fold(`${name}: ${encoded}`) + '\r\n';
 }
 
+const PARAMETERIZED = new Set(['content-type', 'content-disposition']);
+
 function encodeNonAscii(name: string, value: string): string {
   if (UNSTRUCTURED.has(name.toLowerCase())) return encodeHeaderWords(value);
+  if (PARAMETERIZED.has(name.toLowerCase())) return encodeParameters(value);
   // Structured fields (addresses): encode only runs of display-name words, never the addr-spec,
   // angle brackets, commas or quotes, so the address stays machine-readable (RFC 2047 §5(3)).
   const words = value.split(' ');
@@ -60,15 +67,36 @@ function encodeNonAscii(name: string, value: string): string {
   return out.join(' ');
 }
 
+/** Re-writes parameters with RFC 2231 §4 `name*=utf-8''%xx` where a value is not ASCII. */
+function encodeParameters(value: string): string {
+  const parsed = parseParameterized(value);
+  const pieces = [parsed.value];
+  for (const [param, text] of Object.entries(parsed.params)) {
+    if (NON_ASCII.test(text)) {
+      const escaped = [...Buffer.from(text, 'utf8')]
+        .map((byte) => (/[A-Za-z0-9.\-_]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : '%' + byte.toString(16).toUpperCase().padStart(2, '0')))
+        .join('');
+      pieces.push(`${param}*=utf-8''${escaped}`);
+    } else {
+      pieces.push(`${param}="${text.replace(/(["\\])/g, '\\$1')}"`);
+    }
+  }
+  return pieces.join('; ');
+}
+
 /** Folds at whitespace so lines stay within 78 characters where possible (RFC 5322 §2.1.1). */
-function fold(line: string): string {
-  if (line.length <= 78) return line;
+function fold(text: string): string {
+  return text.split('\r\n').map(foldLine).join('\r\n');
+}
+
+function foldLine(line: string): string {
   const pieces: string[] = [];
   let rest = line;
   while (rest.length > 78) {
     let cut = rest.lastIndexOf(' ', 78);
     if (cut <= 0) cut = rest.indexOf(' ', 78);
-    if (cut <= 0) break;
+    // Never cut where a piece would be empty or blank: a blank line would end the header section.
+    if (cut <= 0 || rest.slice(0, cut).trim() === '' || rest.slice(cut).trim() === '') break;
     pieces.push(rest.slice(0, cut));
     rest = rest.slice(cut);
   }
@@ -97,7 +125,12 @@ export function chooseBoundary(contents: readonly Uint8Array[]): string {
   for (let attempt = 0; attempt < 16; attempt++) {
     const boundary = `----=_sp_${randomBytes(18).toString('base64url').replace(/-/g, '.')}`;
     const needle = Buffer.from(boundary, 'latin1');
-    if (contents.every((content) => Buffer.from(content.buffer, content.byteOffset, content.byteLength).indexOf(needle) === -1)) {
+    if (
+      contents.every(
+        (content) =>
+          Buffer.from(content.buffer, content.byteOffset, content.byteLength).indexOf(needle) === -1,
+      )
+    ) {
       return boundary;
     }
   }
@@ -114,7 +147,10 @@ export function buildEntity(headers: HeaderInput, body: Uint8Array, options: Ent
   let entries = headerEntries(headers);
   let encoded = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   if (options.transferEncoding) {
-    entries = [...withoutHeaders(entries, ['content-transfer-encoding']), ['Content-Transfer-Encoding', options.transferEncoding]];
+    entries = [
+      ...withoutHeaders(entries, ['content-transfer-encoding']),
+      ['Content-Transfer-Encoding', options.transferEncoding],
+    ];
     encoded = options.transferEncoding === 'base64' ? encodeBase64Lines(body) : encodeQuotedPrintable(body);
   }
   return Buffer.concat([formatHeaders(entries), Buffer.from('\r\n'), encoded]);
@@ -194,7 +230,9 @@ export interface Pkcs7MimeInput {
 /** application/pkcs7-mime (RFC 8551 §3.2, §3.3, §3.5.2): enveloped, auth-enveloped or opaque signed. */
 export function buildPkcs7Mime(input: Pkcs7MimeInput): Buffer {
   if (!['enveloped-data', 'authEnveloped-data', 'signed-data'].includes(input.smimeType)) {
-    throw new MimeBuildError(`smime-type ${String(input.smimeType)} is not enveloped-data, authEnveloped-data or signed-data`);
+    throw new MimeBuildError(
+      `smime-type ${String(input.smimeType)} is not enveloped-data, authEnveloped-data or signed-data`,
+    );
   }
   return buildEntity(
     [
@@ -208,8 +246,13 @@ export function buildPkcs7Mime(input: Pkcs7MimeInput): Buffer {
 }
 
 /** Builds a multipart (mixed by default) from already-built child entities. */
-export function buildMultipart(subtype: string, headers: HeaderInput, children: readonly Uint8Array[]): Buffer {
-  if (!/^[a-z0-9.+-]+$/i.test(subtype)) throw new MimeBuildError(`multipart subtype ${JSON.stringify(subtype)} is not a token`);
+export function buildMultipart(
+  subtype: string,
+  headers: HeaderInput,
+  children: readonly Uint8Array[],
+): Buffer {
+  if (!/^[a-z0-9.+-]+$/i.test(subtype))
+    throw new MimeBuildError(`multipart subtype ${JSON.stringify(subtype)} is not a token`);
   const boundary = chooseBoundary(children);
   const entries = [
     ...withoutHeaders(headerEntries(headers), ['content-type']),

@@ -66,7 +66,12 @@ export function lineAt(raw: Uint8Array, pos: number, end: number): { contentEnd:
  * continuation ends the section early (the line becomes body), as Python's email package and most
  * readers do; that is recorded as a warning.
  */
-export function parseHeaderSection(raw: Uint8Array, start: number, end: number, limits: HeaderLimits): HeaderSection {
+export function parseHeaderSection(
+  raw: Uint8Array,
+  start: number,
+  end: number,
+  limits: HeaderLimits,
+): HeaderSection {
   const fields: HeaderField[] = [];
   const warnings: string[] = [];
   // Segments of the field being read: [start, contentEnd) of each physical line.
@@ -251,7 +256,11 @@ export function parseParameterized(text: string): ParameterizedValue {
   scan.skipCfws();
   const start = scan.pos;
   scan.skipTo(';');
-  const main = text.slice(start, scan.pos).replace(/\([^()]*\)/g, '').replace(/\s+/g, '').toLowerCase();
+  const main = text
+    .slice(start, scan.pos)
+    .replace(/\([^()]*\)/g, '')
+    .replace(/\s+/g, '')
+    .toLowerCase();
   const collected = new Map<string, RawParam[]>();
   while (!scan.done) {
     scan.pos++; // ';'
@@ -345,7 +354,12 @@ export function parseContentType(value: string | undefined, fallback = 'text/pla
     const params: Record<string, string> = fallback === 'text/plain' ? { charset: 'us-ascii' } : {};
     return { type, subtype, mediaType: fallback, params };
   }
-  return { type: match[1] as string, subtype: match[2] as string, mediaType: parsed.value, params: parsed.params };
+  return {
+    type: match[1] as string,
+    subtype: match[2] as string,
+    mediaType: parsed.value,
+    params: parsed.params,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

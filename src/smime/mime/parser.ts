@@ -80,7 +80,13 @@ export function parseMime(raw: Buffer, limits?: Partial<MimeLimits>): ParsedMime
   return { ...root, warnings: context.warnings };
 }
 
-function parseEntity(context: ParseContext, start: number, end: number, depth: number, defaultType: string): MimePart {
+function parseEntity(
+  context: ParseContext,
+  start: number,
+  end: number,
+  depth: number,
+  defaultType: string,
+): MimePart {
   const { raw, limits } = context;
   if (depth > limits.maxDepth) {
     throw new MimeLimitError(
@@ -155,7 +161,10 @@ function parseMultipartBody(context: ParseContext, part: MimePart): void {
 
   let found = findDelimiter(raw, delimiter, bodyStart, bodyStart, bodyEnd);
   if (!found) {
-    context.warnings.push({ offset: bodyStart, message: `multipart body has no "--${boundary}" delimiter line` });
+    context.warnings.push({
+      offset: bodyStart,
+      message: `multipart body has no "--${boundary}" delimiter line`,
+    });
     part.preamble = { start: bodyStart, end: bodyEnd };
     return;
   }

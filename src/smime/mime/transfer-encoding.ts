@@ -10,7 +10,9 @@ const TAB = 0x09;
 const EQUALS = 0x3d;
 
 const BASE64_VALUE = new Int8Array(256).fill(-1);
-for (const [index, char] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].entries()) {
+for (const [index, char] of [
+  ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
+].entries()) {
   BASE64_VALUE[char.charCodeAt(0)] = index;
 }
 
@@ -68,7 +70,8 @@ export function decodeQuotedPrintable(input: Uint8Array): Buffer {
     if (!hasBreak) lineEnd = input.length;
     let contentEnd = lineEnd;
     if (hasBreak && contentEnd > lineStart && input[contentEnd - 1] === CR) contentEnd--;
-    while (contentEnd > lineStart && (input[contentEnd - 1] === SPACE || input[contentEnd - 1] === TAB)) contentEnd--;
+    while (contentEnd > lineStart && (input[contentEnd - 1] === SPACE || input[contentEnd - 1] === TAB))
+      contentEnd--;
     let softBreak = false;
     for (let i = lineStart; i < contentEnd; i++) {
       const byte = input[i] as number;
@@ -144,7 +147,10 @@ export function encodeQuotedPrintable(data: Uint8Array): Buffer {
 
 function startsWithFromSpace(data: Uint8Array, index: number): boolean {
   return (
-    data[index + 1] === 0x72 && data[index + 2] === 0x6f && data[index + 3] === 0x6d && data[index + 4] === SPACE
+    data[index + 1] === 0x72 &&
+    data[index + 2] === 0x6f &&
+    data[index + 3] === 0x6d &&
+    data[index + 4] === SPACE
   );
 }
 

@@ -1,0 +1,143 @@
+/**
+ * Preparing an entity for signing: canonical CRLF line endings (RFC 8551 §3.1.1) and a 7-bit safe
+ * transfer encoding for every body a relay might otherwise alter (RFC 8551 §3.1.2).
+ */
+import { formatHeaderField } from './builder.js';
+import type { HeaderField } from './headers.js';
+import { findHeader } from './headers.js';
+import type { MimeLimits, MimePart } from './parser.js';
+import { parseMime } from './parser.js';
+import { decodeTransferEncoding, encodeBase64Lines, encodeQuotedPrintable } from './transfer-encoding.js';
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+/**
+ * Converts every line break (bare LF, bare CR, CRLF) to CRLF. Returns the input itself when it is
+ * already canonical, so the common case copies nothing.
+ */
+export function canonicalize(bytes: Buffer): Buffer {
+  let extra = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (byte === LF && bytes[i - 1] !== CR) extra++;
+    else if (byte === CR && bytes[i + 1] !== LF) extra++;
+  }
+  if (extra === 0) return bytes;
+  const out = Buffer.allocUnsafe(bytes.length + extra);
+  let written = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i] as number;
+    if (byte === CR) {
+      out[written++] = CR;
+      out[written++] = LF;
+      if (bytes[i + 1] === LF) i++;
+    } else if (byte === LF) {
+      out[written++] = CR;
+      out[written++] = LF;
+    } else {
+      out[written++] = byte;
+    }
+  }
+  return out;
+}
+
+/** RFC 5322 §2.1.1 line limit: a relay may break longer lines. */
+const MAX_LINE = 998;
+
+/** Does this body survive any relay unchanged as it is (7-bit, short lines, no trailing space, no "From ")? */
+export function isSevenBitSafe(body: Uint8Array): boolean {
+  let lineLength = 0;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i] as number;
+    if (byte === CR && body[i + 1] === LF) {
+      const previous = body[i - 1];
+      if (previous === 0x20 || previous === 0x09) return false;
+      lineLength = 0;
+      i++;
+      continue;
+    }
+    if (byte === 0 || byte >= 0x80 || byte === CR || byte === LF) return false;
+    if (
+      lineLength === 0 &&
+      byte === 0x46 &&
+      Buffer.from(body.subarray(i, i + 5)).toString('latin1') === 'From '
+    ) {
+      return false;
+    }
+    if (++lineLength > MAX_LINE) return false;
+  }
+  const last = body[body.length - 1];
+  return last !== 0x20 && last !== 0x09;
+}
+
+/** Mostly-ASCII text reads better as quoted-printable; anything else goes base64 (RFC 8551 §3.1.2). */
+function chooseEncoding(part: MimePart, decoded: Uint8Array): 'quoted-printable' | 'base64' {
+  if (part.contentType.type !== 'text') return 'base64';
+  let high = 0;
+  for (const byte of decoded) if (byte >= 0x80 || byte === 0) high++;
+  return high * 6 < decoded.length ? 'quoted-printable' : 'base64';
+}
+
+function rewriteHeaders(raw: Buffer, fields: readonly HeaderField[], encoding: string): Buffer {
+  const pieces: Buffer[] = [];
+  for (const field of fields) {
+    if (field.name.toLowerCase() === 'content-transfer-encoding') continue;
+    pieces.push(canonicalize(raw.subarray(field.range.start, field.range.end)));
+  }
+  pieces.push(Buffer.from(formatHeaderField('Content-Transfer-Encoding', encoding), 'latin1'));
+  return Buffer.concat(pieces);
+}
+
+function ensureTrailingCrlf(bytes: Buffer): Buffer {
+  if (bytes.length === 0 || (bytes[bytes.length - 2] === CR && bytes[bytes.length - 1] === LF)) return bytes;
+  return Buffer.concat([bytes, Buffer.from('\r\n')]);
+}
+
+function sevenBitPart(raw: Buffer, part: MimePart): Buffer {
+  const headerBytes = raw.subarray(part.headerRange.start, part.headerRange.end);
+  const body = raw.subarray(part.bodyRange.start, part.bodyRange.end);
+  if (part.children && part.contentType.type === 'multipart') {
+    const boundary = part.contentType.params['boundary'] as string;
+    const pieces: Buffer[] = [ensureTrailingCrlf(canonicalize(headerBytes)), Buffer.from('\r\n')];
+    if (part.preamble && part.preamble.end > part.preamble.start) {
+      pieces.push(canonicalize(raw.subarray(part.preamble.start, part.preamble.end)), Buffer.from('\r\n'));
+    }
+    for (const child of part.children) {
+      pieces.push(Buffer.from(`--${boundary}\r\n`, 'latin1'), sevenBitPart(raw, child), Buffer.from('\r\n'));
+    }
+    pieces.push(Buffer.from(`--${boundary}--\r\n`, 'latin1'));
+    if (part.epilogue && part.epilogue.end > part.epilogue.start) {
+      pieces.push(canonicalize(raw.subarray(part.epilogue.start, part.epilogue.end)));
+    }
+    return Buffer.concat(pieces);
+  }
+  if (part.children && part.children[0]) {
+    // message/rfc822: its own parts are made safe in turn (RFC 2046 §5.2.1 allows only 7bit here).
+    return Buffer.concat([
+      rewriteHeaders(raw, part.headers, '7bit'),
+      Buffer.from('\r\n'),
+      sevenBitPart(raw, part.children[0]),
+    ]);
+  }
+  const encoding = (findHeader(part.headers, 'content-transfer-encoding') ?? '7bit').toLowerCase();
+  const isText = part.contentType.type === 'text';
+  const canonicalBody =
+    isText || encoding === 'base64' || encoding === 'quoted-printable' ? canonicalize(body) : body;
+  if (isSevenBitSafe(canonicalBody)) {
+    return Buffer.concat([ensureTrailingCrlf(canonicalize(headerBytes)), Buffer.from('\r\n'), canonicalBody]);
+  }
+  const decoded = decodeTransferEncoding(canonicalBody, encoding);
+  const chosen = chooseEncoding(part, decoded);
+  const encoded = chosen === 'base64' ? encodeBase64Lines(decoded) : encodeQuotedPrintable(decoded);
+  return Buffer.concat([rewriteHeaders(raw, part.headers, chosen), Buffer.from('\r\n'), encoded]);
+}
+
+/**
+ * Returns the entity in canonical CRLF form with every leaf body a relay could alter (8-bit,
+ * binary, over-long lines, trailing whitespace, "From " at a line start) re-encoded as
+ * quoted-printable (mostly-ASCII text) or base64 (anything else). Call before signing.
+ */
+export function toSevenBitSafe(entity: Buffer, limits?: Partial<MimeLimits>): Buffer {
+  return sevenBitPart(entity, parseMime(entity, limits));
+}

@@ -1,0 +1,122 @@
+import fc from 'fast-check';
+import { simpleParser } from 'mailparser';
+import { describe, expect, it } from 'vitest';
+import {
+  buildEntity,
+  canonicalize,
+  decodeBase64,
+  decodeBody,
+  decodeQuotedPrintable,
+  encodeBase64Lines,
+  encodeQuotedPrintable,
+  headerValue,
+  isSevenBitSafe,
+  parseMime,
+  toSevenBitSafe,
+} from '../../../src/smime/mime/index.js';
+
+const bytes = fc.uint8Array({ maxLength: 2000 }).map((a) => Buffer.from(a));
+
+describe('base64', () => {
+  it('decodes what Node encodes, with whitespace anywhere, and encodes 76-column CRLF lines', () => {
+    fc.assert(
+      fc.property(bytes, fc.array(fc.nat(), { maxLength: 20 }), (data, cuts) => {
+        let text = data.toString('base64');
+        for (const cut of cuts) {
+          const at = cut % (text.length + 1);
+          text = text.slice(0, at) + ['\r\n', ' ', '\t', '\n'][cut % 4] + text.slice(at);
+        }
+        expect(decodeBase64(Buffer.from(text)).equals(data)).toBe(true);
+        const lines = encodeBase64Lines(data).toString('latin1');
+        expect(lines.split('\r\n').every((line) => line.length <= 76)).toBe(true);
+        expect(Buffer.from(lines, 'base64').equals(data)).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('quoted-printable', () => {
+  it('round-trips random bytes, and mailparser decodes our encoding to the same bytes', async () => {
+    await fc.assert(
+      fc.asyncProperty(bytes, async (data) => {
+        const encoded = encodeQuotedPrintable(data);
+        expect([...encoded].every((b) => b < 0x80)).toBe(true);
+        expect(encoded.toString('latin1').split('\r\n').every((line) => line.length <= 76)).toBe(true);
+        expect(decodeQuotedPrintable(encoded).equals(data)).toBe(true);
+        const message = buildEntity(
+          [['Content-Type', 'application/octet-stream; name=x.bin'], ['Content-Transfer-Encoding', 'quoted-printable']],
+          encoded,
+        );
+        const parsed = await simpleParser(message);
+        const content = parsed.attachments[0]?.content ?? Buffer.alloc(0);
+        expect(content.equals(data)).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('decodes like mailparser on arbitrary (even malformed) QP text', async () => {
+    const qpText = fc
+      .array(fc.constantFrom('a', ' ', '=', '=4', '=41', '=4g', '\r\n', '=\r\n', ' \r\n', '\t', 'é', '=3D', '=e9'), { maxLength: 60 })
+      .map((pieces) => pieces.join(''));
+    await fc.assert(
+      fc.asyncProperty(qpText, async (body) => {
+        const message = Buffer.from(`Content-Type: application/octet-stream; name=x.bin\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${body}`, 'utf8');
+        const ours = decodeBody(message, parseMime(message));
+        const theirs = (await simpleParser(message)).attachments[0]?.content ?? Buffer.alloc(0);
+        // Both drop trailing whitespace and soft breaks; compare line-by-line content.
+        expect(ours.toString('latin1').replace(/\r\n$/, '')).toBe(theirs.toString('latin1').replace(/\r\n$/, ''));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('protects trailing whitespace, "From " and a leading dot', () => {
+    const encoded = encodeQuotedPrintable(Buffer.from('From here \r\n.\r\ntab\t\r\nend ')).toString();
+    expect(encoded).toBe('=46rom here=20\r\n=2E\r\ntab=09\r\nend=20');
+  });
+});
+
+describe('canonicalize', () => {
+  it('turns LF, CR and CRLF into CRLF and returns canonical input untouched', () => {
+    expect(canonicalize(Buffer.from('a\nb\r\nc\rd\n')).toString()).toBe('a\r\nb\r\nc\r\nd\r\n');
+    const already = Buffer.from('x\r\ny\r\n');
+    expect(canonicalize(already)).toBe(already);
+  });
+});
+
+describe('toSevenBitSafe', () => {
+  it('re-encodes 8-bit text as QP, binary as base64, and leaves safe parts byte for byte', async () => {
+    const binary = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 13) & 0xff));
+    const entity = Buffer.concat([
+      Buffer.from(
+        'Content-Type: multipart/mixed; boundary=zz\n\n--zz\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße  \nFrom me\n--zz\nContent-Type: text/plain\n\nplain ascii\n--zz\nContent-Type: application/octet-stream; name=a.bin\nContent-Transfer-Encoding: binary\n\n',
+        'utf8',
+      ),
+      binary,
+      Buffer.from('\n--zz--\n'),
+    ]);
+    const safe = toSevenBitSafe(entity);
+    expect([...safe].every((b) => b < 0x80)).toBe(true);
+    expect(canonicalize(safe)).toBe(safe);
+    const root = parseMime(safe);
+    const [text, plain, bin] = root.children!;
+    expect(headerValue(text!, 'content-transfer-encoding')).toBe('quoted-printable');
+    expect(decodeBody(safe, text!).toString('utf8')).toBe('Grüße  \r\nFrom me');
+    expect(safe.subarray(plain!.range.start, plain!.range.end).toString()).toBe('Content-Type: text/plain\r\n\r\nplain ascii');
+    expect(headerValue(bin!, 'content-transfer-encoding')).toBe('base64');
+    expect(decodeBody(safe, bin!).equals(binary)).toBe(true);
+    const parsed = await simpleParser(safe);
+    expect(parsed.text).toContain('Grüße');
+    expect(parsed.attachments[0]!.content.equals(binary)).toBe(true);
+  });
+
+  it('knows what a relay could alter', () => {
+    expect(isSevenBitSafe(Buffer.from('ok\r\nfine\r\n'))).toBe(true);
+    expect(isSevenBitSafe(Buffer.from('trailing \r\n'))).toBe(false);
+    expect(isSevenBitSafe(Buffer.from('x\r\nFrom y\r\n'))).toBe(false);
+    expect(isSevenBitSafe(Buffer.from('bare\nlf'))).toBe(false);
+    expect(isSevenBitSafe(Buffer.from('a'.repeat(999)))).toBe(false);
+    expect(isSevenBitSafe(Buffer.from('é'))).toBe(false);
+  });
+});
