@@ -108,7 +108,7 @@ function xorKey(key: Buffer, i: number): Buffer {
 
 function userCheckR4(s: StandardParams, key: Buffer): boolean {
   if (s.r === 2) return safeEqual(rc4(key, PAD), s.u.subarray(0, 32));
-  let x = createHash('md5').update(PAD).update(s.id0).digest();
+  let x: Buffer = createHash('md5').update(PAD).update(s.id0).digest();
   for (let i = 0; i < 20; i++) x = rc4(xorKey(key, i), x);
   return safeEqual(x.subarray(0, 16), s.u.subarray(0, 16));
 }
@@ -119,10 +119,10 @@ function authenticateRc4Md5(s: StandardParams, password: string): Attempt {
   if (userCheckR4(s, userKey)) return { key: userKey, as: 'user' };
   // Owner password: it decrypts /O to the user password (Algorithm 7).
   const n = s.r === 2 ? 5 : s.config.keyBits / 8;
-  let ownerKey = createHash('md5').update(padPassword(pw)).digest();
+  let ownerKey: Buffer = createHash('md5').update(padPassword(pw)).digest();
   if (s.r >= 3) for (let i = 0; i < 50; i++) ownerKey = createHash('md5').update(ownerKey).digest();
   ownerKey = ownerKey.subarray(0, n);
-  let user = Buffer.from(s.o.subarray(0, 32));
+  let user: Buffer = Buffer.from(s.o.subarray(0, 32));
   if (s.r === 2) user = rc4(ownerKey, user);
   else for (let i = 19; i >= 0; i--) user = rc4(xorKey(ownerKey, i), user);
   const key = fileKeyR4(s, user);

@@ -90,7 +90,7 @@ describe('toSevenBitSafe', () => {
     const binary = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 13) & 0xff));
     const entity = Buffer.concat([
       Buffer.from(
-        'Content-Type: multipart/mixed; boundary=zz\n\n--zz\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße  \nFrom me\n--zz\nContent-Type: text/plain\n\nplain ascii\n--zz\nContent-Type: application/octet-stream; name=a.bin\nContent-Transfer-Encoding: binary\n\n',
+        'Content-Type: multipart/mixed; boundary=zz\n\n--zz\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße aus der Filiale, Ihr Auszug liegt bei.  \nFrom me\n--zz\nContent-Type: text/plain\n\nplain ascii\n--zz\nContent-Type: application/octet-stream; name=a.bin\nContent-Transfer-Encoding: binary\n\n',
         'utf8',
       ),
       binary,
@@ -102,7 +102,7 @@ describe('toSevenBitSafe', () => {
     const root = parseMime(safe);
     const [text, plain, bin] = root.children!;
     expect(headerValue(text!, 'content-transfer-encoding')).toBe('quoted-printable');
-    expect(decodeBody(safe, text!).toString('utf8')).toBe('Grüße  \r\nFrom me');
+    expect(decodeBody(safe, text!).toString('utf8')).toBe("Grüße aus der Filiale, Ihr Auszug liegt bei.  \r\nFrom me");
     expect(safe.subarray(plain!.range.start, plain!.range.end).toString()).toBe('Content-Type: text/plain\r\n\r\nplain ascii');
     expect(headerValue(bin!, 'content-transfer-encoding')).toBe('base64');
     expect(decodeBody(safe, bin!).equals(binary)).toBe(true);
