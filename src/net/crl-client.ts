@@ -38,9 +38,10 @@ export async function fetchCrl(
   if (res.body[0] === 0x30) return res.body;
   const text = res.body.subarray(0, 64).toString('latin1');
   if (text.startsWith('-----BEGIN')) {
-    const block = fromPem(res.body.toString('latin1')).find((b) => b.label === 'X509 CRL' || b.label === 'CRL');
+    const block = fromPem(res.body.toString('latin1')).find(
+      (b) => b.label === 'X509 CRL' || b.label === 'CRL',
+    );
     if (block) return block.der;
   }
   throw new CrlFetchError('bad-response', `${url} did not return a CRL (neither DER nor PEM "X509 CRL")`);
 }
-

@@ -55,7 +55,9 @@ export function httpGet(url: string, options: HttpGetOptions = {}): Promise<Http
     req.on('response', (res: IncomingMessage) => {
       const declared = Number(res.headers['content-length'] ?? 0);
       if (declared > maxBytes) {
-        req.destroy(new HttpGetError(`${url} announces ${declared} bytes, more than the ${maxBytes}-byte limit`));
+        req.destroy(
+          new HttpGetError(`${url} announces ${declared} bytes, more than the ${maxBytes}-byte limit`),
+        );
         return;
       }
       const chunks: Buffer[] = [];

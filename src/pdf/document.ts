@@ -1,4 +1,12 @@
-import { PdfEncryptionError, PdfError, PdfLimitError, PdfLoopError, PdfSyntaxError, PdfUnsupportedError, PdfXrefError } from './errors.js';
+import {
+  PdfEncryptionError,
+  PdfError,
+  PdfLimitError,
+  PdfLoopError,
+  PdfSyntaxError,
+  PdfUnsupportedError,
+  PdfXrefError,
+} from './errors.js';
 import { decodeFilters } from './filters.js';
 import type { DecodeResult } from './filters.js';
 import { resolveLimits } from './limits.js';
@@ -88,7 +96,11 @@ export interface PdfField {
 const OBJSTM_CACHE_SIZE = 8;
 
 function locationKey(entry: XrefEntry): string {
-  return entry.type === 'offset' ? `o${entry.offset}` : entry.type === 'compressed' ? `c${entry.streamNum}:${entry.index}` : 'free';
+  return entry.type === 'offset'
+    ? `o${entry.offset}`
+    : entry.type === 'compressed'
+      ? `c${entry.streamNum}:${entry.index}`
+      : 'free';
 }
 
 /**
@@ -137,7 +149,15 @@ export class PdfDocument {
     } catch (e) {
       if (!opts.recover || !(e instanceof PdfError)) throw e;
       const section = await rebuildXrefByScanning(source, limits);
-      revisions = [{ index: 0, sections: [section], trailer: section.trailer, startxref: section.offset, endOffset: source.size }];
+      revisions = [
+        {
+          index: 0,
+          sections: [section],
+          trailer: section.trailer,
+          startxref: section.offset,
+          endOffset: source.size,
+        },
+      ];
       recovered = true;
     }
     const doc = new PdfDocument(source, { limits, revisions, version, recovered }, !!opts.recover);
@@ -198,6 +218,9 @@ export class PdfDocument {
   fields(): Promise<PdfField[]> {
     return this.latest.fields();
   }
+  resolveDict(obj: PdfObject | undefined): Promise<PdfDict | undefined> {
+    return this.latest.resolveDict(obj);
+  }
 
   private async setUpEncryption(opts: OpenOptions): Promise<void> {
     const enc = this.trailer.get('Encrypt');
@@ -219,24 +242,39 @@ export class PdfDocument {
       }
     }
     if (filter !== 'Standard')
-      throw new PdfUnsupportedError(`security handler /${filter} is not supported by this reader; pass a securityHandlers factory for it`);
+      throw new PdfUnsupportedError(
+        `security handler /${filter} is not supported by this reader; pass a securityHandlers factory for it`,
+      );
     self.securityHandler = openStandardSecurityHandler(resolved, firstId, opts.password);
   }
 
   // ---- object loading (shared by all revision views; keyed by location, so revisions share it) ----
 
   /** @internal Load the object an xref entry points at; `chain` holds objects being loaded (loop guard). */
-  async loadEntry(view: PdfRevisionView, num: number, entry: XrefEntry, chain: ReadonlySet<number>): Promise<IndirectObject | undefined> {
+  async loadEntry(
+    view: PdfRevisionView,
+    num: number,
+    entry: XrefEntry,
+    chain: ReadonlySet<number>,
+  ): Promise<IndirectObject | undefined> {
     if (entry.type === 'free') return undefined;
     if (chain.has(num)) throw new PdfLoopError(`object ${num} needs itself to be read (reference loop)`);
     if (chain.size > this.limits.maxReferenceChain * 4)
-      throw new PdfLimitError(`objects nest more than ${this.limits.maxReferenceChain * 4} levels while loading object ${num}`);
+      throw new PdfLimitError(
+        `objects nest more than ${this.limits.maxReferenceChain * 4} levels while loading object ${num}`,
+      );
     const next = new Set(chain).add(num);
     const key = locationKey(entry);
     const cached = this.objectCache.get(key);
     if (entry.type === 'offset') {
       const expectGen = entry.gen;
-      if (cached) return { ref: new PdfRef(num, expectGen), value: cached, location: { kind: 'offset', offset: entry.offset }, range: rangeOfCached(cached) };
+      if (cached)
+        return {
+          ref: new PdfRef(num, expectGen),
+          value: cached,
+          location: { kind: 'offset', offset: entry.offset },
+          range: rangeOfCached(cached),
+        };
       const obj = await readIndirectObject(this.source, entry.offset, {
         limits: this.limits,
         recover: this.recover,
@@ -247,7 +285,9 @@ export class PdfDocument {
         },
       }).catch((e: unknown) => {
         if (e instanceof PdfSyntaxError && /no "n g obj"|xref says/.test(e.message))
-          throw new PdfXrefError(`xref entry for object ${num} ${expectGen} (byte ${entry.offset}) is wrong: ${e.message}`);
+          throw new PdfXrefError(
+            `xref entry for object ${num} ${expectGen} (byte ${entry.offset}) is wrong: ${e.message}`,
+          );
         throw e;
       });
       const value = this.decryptObject(obj.ref, obj.value);
@@ -272,19 +312,27 @@ export class PdfDocument {
     }
   }
 
-  private async objectStream(view: PdfRevisionView, streamNum: number, chain: ReadonlySet<number>): Promise<ObjectStream> {
+  private async objectStream(
+    view: PdfRevisionView,
+    streamNum: number,
+    chain: ReadonlySet<number>,
+  ): Promise<ObjectStream> {
     const hit = this.objStmCache.get(streamNum);
     if (hit) return hit;
     const entry = view.entry(streamNum);
-    if (!entry || entry.type === 'free') throw new PdfXrefError(`object stream ${streamNum} is not in the xref`);
-    if (entry.type === 'compressed') throw new PdfXrefError(`object stream ${streamNum} is itself inside an object stream`);
+    if (!entry || entry.type === 'free')
+      throw new PdfXrefError(`object stream ${streamNum} is not in the xref`);
+    if (entry.type === 'compressed')
+      throw new PdfXrefError(`object stream ${streamNum} is itself inside an object stream`);
     const obj = await this.loadEntry(view, streamNum, entry, chain);
-    if (obj?.value.kind !== 'stream') throw new PdfXrefError(`object ${streamNum} named by the xref as an object stream is not a stream`);
+    if (obj?.value.kind !== 'stream')
+      throw new PdfXrefError(`object ${streamNum} named by the xref as an object stream is not a stream`);
     const decoded = await this.decodeStream(obj.value);
     if (decoded.undecoded.length) throw new PdfXrefError(`object stream ${streamNum} uses an image filter`);
     const os = parseObjectStream(streamNum, obj.value, decoded.data, this.limits);
     this.objStmCache.set(streamNum, os);
-    if (this.objStmCache.size > OBJSTM_CACHE_SIZE) this.objStmCache.delete(this.objStmCache.keys().next().value!);
+    if (this.objStmCache.size > OBJSTM_CACHE_SIZE)
+      this.objStmCache.delete(this.objStmCache.keys().next().value!);
     return os;
   }
 
@@ -295,7 +343,12 @@ export class PdfDocument {
     if (!h || (this.encryptRef && ref.equals(this.encryptRef))) return value;
     if (value.kind === 'stream') {
       if (value.dict.getName('Type') === 'XRef') return value; // xref streams are never encrypted
-      return new PdfStream(this.decryptStrings(h, ref, value.dict, 0) as PdfDict, value.data, value.owner, value.range);
+      return new PdfStream(
+        this.decryptStrings(h, ref, value.dict, 0) as PdfDict,
+        value.data,
+        value.owner,
+        value.range,
+      );
     }
     return this.decryptStrings(h, ref, value, 0);
   }
@@ -305,12 +358,16 @@ export class PdfDocument {
       case 'string':
         return new PdfString(h.decryptString(ref.num, ref.gen, v.bytes), v.isHex, v.range);
       case 'array':
-        return new PdfArray(v.items.map((x) => this.decryptStrings(h, ref, x, depth + 1)), v.range);
+        return new PdfArray(
+          v.items.map((x) => this.decryptStrings(h, ref, x, depth + 1)),
+          v.range,
+        );
       case 'dict': {
         // A signature dictionary's /Contents is not encrypted (§7.6.2), everything else in it is.
         const isSig = v.has('ByteRange') && v.has('Contents');
         const m = new Map<string, PdfObject>();
-        for (const [k, x] of v.entries) m.set(k, isSig && k === 'Contents' ? x : this.decryptStrings(h, ref, x, depth + 1));
+        for (const [k, x] of v.entries)
+          m.set(k, isSig && k === 'Contents' ? x : this.decryptStrings(h, ref, x, depth + 1));
         return new PdfDict(m, v.range);
       }
       default:
@@ -322,7 +379,10 @@ export class PdfDocument {
 
   /** The stream's data as stored, decrypted but not decoded. */
   async streamRaw(stream: PdfStream): Promise<Buffer> {
-    const raw = stream.data.kind === 'memory' ? stream.data.bytes : await this.source.read(stream.data.offset, stream.data.length);
+    const raw =
+      stream.data.kind === 'memory'
+        ? stream.data.bytes
+        : await this.source.read(stream.data.offset, stream.data.length);
     const h = this.securityHandler;
     if (!h || !stream.owner || stream.data.kind === 'memory') return raw;
     const type = stream.dict.getName('Type');
@@ -387,8 +447,12 @@ export class PdfRevisionView {
     for (let r = this.revision.index; r >= 0; r--)
       for (const section of revs[r]!.sections)
         for (const s of section.hybrid ? [section, section.hybrid] : [section])
-          for (const num of s.entries.keys()) if (!seen.has(num)) seen.set(num, lookupInSection(section, num)?.type !== 'free');
-    return [...seen].filter(([, used]) => used).map(([n]) => n).sort((a, b) => a - b);
+          for (const num of s.entries.keys())
+            if (!seen.has(num)) seen.set(num, lookupInSection(section, num)?.type !== 'free');
+    return [...seen]
+      .filter(([, used]) => used)
+      .map(([n]) => n)
+      .sort((a, b) => a - b);
   }
 
   /** The indirect object with its location and byte range; undefined when free or absent. */
@@ -414,7 +478,8 @@ export class PdfRevisionView {
   async resolveWith(obj: PdfObject | undefined, chain: ReadonlySet<number>): Promise<PdfObject | undefined> {
     let cur = obj;
     for (let hops = 0; cur?.kind === 'ref'; hops++) {
-      if (hops >= this.doc.limits.maxReferenceChain) throw new PdfLoopError(`reference chain from ${obj?.toString()} is too long or loops`);
+      if (hops >= this.doc.limits.maxReferenceChain)
+        throw new PdfLoopError(`reference chain from ${obj?.toString()} is too long or loops`);
       const e = this.entry(cur.num);
       if (!e) return new PdfNull();
       if (e.type !== 'compressed' && e.gen !== cur.gen) return new PdfNull();
@@ -450,7 +515,8 @@ export class PdfRevisionView {
   async resolveDeep(obj: PdfObject, depth: number): Promise<PdfObject> {
     const v = (await this.resolve(obj)) ?? new PdfNull();
     if (depth <= 0) return v;
-    if (v.kind === 'array') return new PdfArray(await Promise.all(v.items.map((x) => this.resolveDeep(x, depth - 1))), v.range);
+    if (v.kind === 'array')
+      return new PdfArray(await Promise.all(v.items.map((x) => this.resolveDeep(x, depth - 1))), v.range);
     if (v.kind === 'dict') {
       const m = new Map<string, PdfObject>();
       for (const [k, x] of v.entries) m.set(k, await this.resolveDeep(x, depth - 1));
@@ -472,20 +538,32 @@ export class PdfRevisionView {
     const pages: PdfPage[] = [];
     const visited = new Set<number>();
     const limits = this.doc.limits;
-    interface Inherited { resources?: PdfDict; mediaBox?: number[]; cropBox?: number[]; rotate?: number }
+    interface Inherited {
+      resources?: PdfDict;
+      mediaBox?: number[];
+      cropBox?: number[];
+      rotate?: number;
+    }
     const walk = async (node: PdfObject | undefined, inherited: Inherited, depth: number): Promise<void> => {
-      if (depth > limits.maxTreeDepth) throw new PdfLimitError(`page tree deeper than ${limits.maxTreeDepth} levels`);
+      if (depth > limits.maxTreeDepth)
+        throw new PdfLimitError(`page tree deeper than ${limits.maxTreeDepth} levels`);
       if (node?.kind === 'ref') {
-        if (visited.has(node.num)) throw new PdfLoopError(`page tree node ${node.num} 0 R appears twice (loop)`);
+        if (visited.has(node.num))
+          throw new PdfLoopError(`page tree node ${node.num} 0 R appears twice (loop)`);
         visited.add(node.num);
       }
       const dict = await this.resolveDict(node);
-      if (!dict) throw new PdfSyntaxError(`page tree node ${node?.kind === 'ref' ? node.toString() : ''} is not a dictionary`);
+      if (!dict)
+        throw new PdfSyntaxError(
+          `page tree node ${node?.kind === 'ref' ? node.toString() : ''} is not a dictionary`,
+        );
       const here: Inherited = {
         resources: (await this.resolveDict(dict.get('Resources'))) ?? inherited.resources,
         mediaBox: (await this.resolveNumbers(dict.get('MediaBox'))) ?? inherited.mediaBox,
         cropBox: (await this.resolveNumbers(dict.get('CropBox'))) ?? inherited.cropBox,
-        rotate: ((await this.resolve(dict.get('Rotate'))) as { value?: number } | undefined)?.value ?? inherited.rotate,
+        rotate:
+          ((await this.resolve(dict.get('Rotate'))) as { value?: number } | undefined)?.value ??
+          inherited.rotate,
       };
       const kids = await this.resolveArray(dict.get('Kids'));
       if (kids && dict.getName('Type') !== 'Page') {
@@ -537,9 +615,15 @@ export class PdfRevisionView {
     const limits = this.doc.limits;
     const out: PdfField[] = [];
     const visited = new Set<number>();
-    interface Inherited { name: string; type?: string; value?: PdfObject; flags?: number }
+    interface Inherited {
+      name: string;
+      type?: string;
+      value?: PdfObject;
+      flags?: number;
+    }
     const walk = async (node: PdfObject, inh: Inherited, depth: number): Promise<void> => {
-      if (depth > limits.maxTreeDepth) throw new PdfLimitError(`form field tree deeper than ${limits.maxTreeDepth} levels`);
+      if (depth > limits.maxTreeDepth)
+        throw new PdfLimitError(`form field tree deeper than ${limits.maxTreeDepth} levels`);
       if (node.kind === 'ref') {
         if (visited.has(node.num)) throw new PdfLoopError(`form field ${node.num} 0 R appears twice (loop)`);
         visited.add(node.num);
@@ -569,8 +653,10 @@ export class PdfRevisionView {
         for (const kid of fieldKids) await walk(kid, here, depth + 1);
         if (!widgets.length) return;
       }
-      if (!widgets.length && (dict.getName('Subtype') === 'Widget' || dict.has('Rect'))) widgets.push(await this.widget(node, dict));
-      if (out.length >= limits.maxFields) throw new PdfLimitError(`more than ${limits.maxFields} form fields`);
+      if (!widgets.length && (dict.getName('Subtype') === 'Widget' || dict.has('Rect')))
+        widgets.push(await this.widget(node, dict));
+      if (out.length >= limits.maxFields)
+        throw new PdfLimitError(`more than ${limits.maxFields} form fields`);
       out.push({
         name: here.name,
         ref: node.kind === 'ref' ? node : undefined,
@@ -612,7 +698,9 @@ async function readRevisions(source: ByteSource, limits: PdfLimits, recover: boo
     limits,
     recover,
     resolveLength: async () => {
-      throw new PdfXrefError('an xref stream has an indirect /Length, which cannot be resolved before the xref is read');
+      throw new PdfXrefError(
+        'an xref stream has an indirect /Length, which cannot be resolved before the xref is read',
+      );
     },
   });
   // Group: a section whose /Prev points forward is a linearized first-page section; it and the main

@@ -107,7 +107,9 @@ export function applyPredictor(data: Buffer, parms: PdfDict | undefined, cap: nu
   const bpc = intParm(parms, 'BitsPerComponent', 8);
   const columns = intParm(parms, 'Columns', 1);
   if (colors < 1 || colors > 32 || ![1, 2, 4, 8, 16].includes(bpc) || columns < 1 || columns > 1 << 24)
-    throw new PdfFilterError(`invalid predictor parameters (Colors ${colors}, BitsPerComponent ${bpc}, Columns ${columns})`);
+    throw new PdfFilterError(
+      `invalid predictor parameters (Colors ${colors}, BitsPerComponent ${bpc}, Columns ${columns})`,
+    );
   const rowBytes = Math.ceil((colors * bpc * columns) / 8);
   const bpp = Math.max(1, Math.ceil((colors * bpc) / 8));
   if (predictor === 2) return tiffPredictor(data, rowBytes, bpp, bpc);
@@ -150,7 +152,8 @@ function paeth(a: number, b: number, c: number): number {
 }
 
 function tiffPredictor(data: Buffer, rowBytes: number, bpp: number, bpc: number): Buffer {
-  if (bpc !== 8) throw new PdfUnsupportedError(`TIFF predictor with ${bpc} bits per component is not supported`);
+  if (bpc !== 8)
+    throw new PdfUnsupportedError(`TIFF predictor with ${bpc} bits per component is not supported`);
   const out = Buffer.from(data);
   for (let row = 0; row + rowBytes <= out.length; row += rowBytes)
     for (let i = bpp; i < rowBytes; i++) out[row + i] = (out[row + i]! + out[row + i - bpp]!) & 0xff;
@@ -197,7 +200,8 @@ function ascii85Decode(data: Buffer, cap: number): Buffer {
       push(4);
       continue;
     }
-    if (c < 0x21 || c > 0x75) throw new PdfFilterError(`ASCII85Decode: invalid character 0x${c.toString(16)}`);
+    if (c < 0x21 || c > 0x75)
+      throw new PdfFilterError(`ASCII85Decode: invalid character 0x${c.toString(16)}`);
     tuple = tuple * 85 + (c - 0x21);
     if (++count === 5) {
       if (tuple > 0xffffffff) throw new PdfFilterError('ASCII85Decode: group value out of range');

@@ -151,7 +151,8 @@ export class Lexer {
     const fileEnd = this.base + end;
     if (/^[+-]?\d+$/.test(text)) {
       const value = Number(text);
-      if (!Number.isSafeInteger(value)) this.syntax(`integer ${text.slice(0, 40)} is out of range`, fileStart);
+      if (!Number.isSafeInteger(value))
+        this.syntax(`integer ${text.slice(0, 40)} is out of range`, fileStart);
       return { type: 'int', start: fileStart, end: fileEnd, value, text };
     }
     if (/^[+-]?(\d+\.\d*|\.\d+)$/.test(text)) {
@@ -205,14 +206,20 @@ export class Lexer {
       if (v < 0) this.syntax(`invalid character 0x${c.toString(16)} in hex string`, this.base + p - 1);
       if (high < 0) high = v;
       else {
-        if (n >= this.maxStringBytes) throw new PdfLimitError(`hex string at byte ${this.base + start} is too long`);
+        if (n >= this.maxStringBytes)
+          throw new PdfLimitError(`hex string at byte ${this.base + start} is too long`);
         out[n++] = high * 16 + v;
         high = -1;
       }
     }
     if (high >= 0) out[n++] = high * 16; // §7.3.4.3: a missing final digit is 0
     this.pos = p;
-    return { type: 'hexstring', start: this.base + start, end: this.base + p, bytes: Buffer.from(out.subarray(0, n)) };
+    return {
+      type: 'hexstring',
+      start: this.base + start,
+      end: this.base + p,
+      bytes: Buffer.from(out.subarray(0, n)),
+    };
   }
 
   private literalString(): Token {

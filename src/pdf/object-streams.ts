@@ -15,22 +15,44 @@ export interface ObjectStream {
 }
 
 /** Parse the header of a decoded object stream. */
-export function parseObjectStream(streamNum: number, stream: PdfStream, decoded: Buffer, limits: PdfLimits): ObjectStream {
+export function parseObjectStream(
+  streamNum: number,
+  stream: PdfStream,
+  decoded: Buffer,
+  limits: PdfLimits,
+): ObjectStream {
   const dict = stream.dict;
-  if (dict.getName('Type') !== 'ObjStm') throw new PdfXrefError(`object ${streamNum} is not an object stream (/Type /ObjStm)`);
+  if (dict.getName('Type') !== 'ObjStm')
+    throw new PdfXrefError(`object ${streamNum} is not an object stream (/Type /ObjStm)`);
   const n = dict.getNumber('N');
   const first = dict.getNumber('First');
-  if (n === undefined || !Number.isSafeInteger(n) || n < 0 || first === undefined || !Number.isSafeInteger(first) || first < 0 || first > decoded.length)
+  if (
+    n === undefined ||
+    !Number.isSafeInteger(n) ||
+    n < 0 ||
+    first === undefined ||
+    !Number.isSafeInteger(first) ||
+    first < 0 ||
+    first > decoded.length
+  )
     throw new PdfSyntaxError(`object stream ${streamNum} has an invalid /N or /First`);
   if (n > limits.maxObjectStreamObjects)
-    throw new PdfLimitError(`object stream ${streamNum} holds ${n} objects, more than ${limits.maxObjectStreamObjects}`);
+    throw new PdfLimitError(
+      `object stream ${streamNum} holds ${n} objects, more than ${limits.maxObjectStreamObjects}`,
+    );
   const lex = new Lexer(decoded.subarray(0, first), 0, true, limits.maxStringBytes);
   const numbers: number[] = [];
   const offsets: number[] = [];
   for (let i = 0; i < n; i++) {
     const a = lex.next();
     const b = lex.next();
-    if (a.type !== 'int' || b.type !== 'int' || a.value < 0 || b.value < 0 || first + b.value > decoded.length)
+    if (
+      a.type !== 'int' ||
+      b.type !== 'int' ||
+      a.value < 0 ||
+      b.value < 0 ||
+      first + b.value > decoded.length
+    )
       throw new PdfSyntaxError(`object stream ${streamNum}: entry ${i} of its header is invalid`);
     numbers.push(a.value);
     offsets.push(b.value);
@@ -52,6 +74,8 @@ export function objectFromStream(os: ObjectStream, num: number, index: number, l
   const value = new ObjectParser(lex, limits, false).parseValue(0);
   const after = lex.peek();
   if (after.type === 'keyword' && after.value === 'stream')
-    throw new PdfSyntaxError(`object ${num} in object stream ${os.streamNum} is a stream, which is not allowed`);
+    throw new PdfSyntaxError(
+      `object ${num} in object stream ${os.streamNum} is a stream, which is not allowed`,
+    );
   return value;
 }

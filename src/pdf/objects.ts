@@ -146,15 +146,7 @@ export class PdfRef {
 }
 
 export type PdfObject =
-  | PdfNull
-  | PdfBoolean
-  | PdfNumber
-  | PdfString
-  | PdfName
-  | PdfArray
-  | PdfDict
-  | PdfStream
-  | PdfRef;
+  PdfNull | PdfBoolean | PdfNumber | PdfString | PdfName | PdfArray | PdfDict | PdfStream | PdfRef;
 
 /** Where an indirect object was found. */
 export type ObjectLocation =

@@ -40,7 +40,9 @@ export class ObjectParser {
           const t3 = this.lex.next();
           if (t3.type === 'keyword' && t3.value === 'R') {
             if (t.value > this.limits.maxObjectNumber || t2.value > 65535)
-              throw new PdfSyntaxError(`reference ${t.value} ${t2.value} R at byte ${t.start} is out of range`);
+              throw new PdfSyntaxError(
+                `reference ${t.value} ${t2.value} R at byte ${t.start} is out of range`,
+              );
             return new PdfRef(t.value, t2.value, this.range(t.start, t3.end));
           }
         }
@@ -91,11 +93,9 @@ export class ObjectParser {
     const entries = new Map<string, PdfObject>();
     for (;;) {
       const t = this.lex.next();
-      if (t.type === 'punct' && t.value === '>>')
-        return new PdfDict(entries, this.range(start, t.end));
+      if (t.type === 'punct' && t.value === '>>') return new PdfDict(entries, this.range(start, t.end));
       if (t.type === 'eof') throw new PdfSyntaxError(`unterminated dictionary starting at byte ${start}`);
-      if (t.type !== 'name')
-        throw new PdfSyntaxError(`dictionary key at byte ${t.start} is not a name`);
+      if (t.type !== 'name') throw new PdfSyntaxError(`dictionary key at byte ${t.start} is not a name`);
       const value = this.parseValue(depth);
       // §7.3.7: a null value is the same as an absent entry; the first of duplicate keys wins.
       if (value.kind !== 'null' && !entries.has(t.value)) entries.set(t.value, value);
@@ -133,7 +133,9 @@ export async function readIndirectObject(
     } catch (e) {
       if (!(e instanceof NeedMoreData)) throw e;
       if (window >= opts.limits.maxObjectBytes)
-        throw new PdfLimitError(`object at byte ${offset} is larger than ${opts.limits.maxObjectBytes} bytes`);
+        throw new PdfLimitError(
+          `object at byte ${offset} is larger than ${opts.limits.maxObjectBytes} bytes`,
+        );
       window = Math.min(window * 8, opts.limits.maxObjectBytes);
     }
   }
@@ -183,7 +185,12 @@ async function parseIndirectIn(
   }
   if (opts.recover) {
     // Missing "endobj" is common in damaged files; keep the value.
-    return { ref, value, location: { kind: 'offset', offset }, range: { start: tNum.start, end: value.range?.end ?? after.start } };
+    return {
+      ref,
+      value,
+      location: { kind: 'offset', offset },
+      range: { start: tNum.start, end: value.range?.end ?? after.start },
+    };
   }
   throw new PdfSyntaxError(`object ${ref.num} ${ref.gen} at byte ${offset} is not followed by "endobj"`);
 }
@@ -211,7 +218,10 @@ async function locateStreamEnd(
     let p = 0;
     while (p < tail.length && (tail[p] === 0x0d || tail[p] === 0x0a || tail[p] === 0x20)) p++;
     if (tail.subarray(p, p + ENDSTREAM.length).equals(ENDSTREAM)) {
-      return { length, end: dataOffset + length + p + ENDSTREAM.length + endobjAfter(tail, p + ENDSTREAM.length) };
+      return {
+        length,
+        end: dataOffset + length + p + ENDSTREAM.length + endobjAfter(tail, p + ENDSTREAM.length),
+      };
     }
   }
   if (!opts.recover) {
@@ -225,9 +235,13 @@ async function locateStreamEnd(
   let dataEnd = found;
   const before = await source.read(Math.max(dataOffset, found - 2), found - Math.max(dataOffset, found - 2));
   if (before.length && before[before.length - 1] === 0x0a) dataEnd--;
-  if (before.length > 1 && before[before.length - 2] === 0x0d && before[before.length - 1] === 0x0a) dataEnd--;
+  if (before.length > 1 && before[before.length - 2] === 0x0d && before[before.length - 1] === 0x0a)
+    dataEnd--;
   const tail = await source.read(found, 64);
-  return { length: dataEnd - dataOffset, end: found + ENDSTREAM.length + endobjAfter(tail, ENDSTREAM.length) };
+  return {
+    length: dataEnd - dataOffset,
+    end: found + ENDSTREAM.length + endobjAfter(tail, ENDSTREAM.length),
+  };
 }
 
 /** Bytes from `from` in `tail` through a following "endobj", or 0 when it is not there. */

@@ -53,11 +53,15 @@ export async function findStartxref(source: ByteSource): Promise<number> {
       if (!m) throw new PdfXrefError(`"startxref" at byte ${from + at} is not followed by an offset`);
       const offset = Number(m[1]);
       if (offset >= source.size)
-        throw new PdfXrefError(`startxref offset ${offset} is beyond the end of the file (size ${source.size})`);
+        throw new PdfXrefError(
+          `startxref offset ${offset} is beyond the end of the file (size ${source.size})`,
+        );
       return offset;
     }
     if (from === 0 || window >= MAX_TAIL_WINDOW)
-      throw new PdfXrefError(`no "startxref" in the last ${Math.min(window, source.size)} bytes: the file is truncated or not a PDF`);
+      throw new PdfXrefError(
+        `no "startxref" in the last ${Math.min(window, source.size)} bytes: the file is truncated or not a PDF`,
+      );
   }
 }
 
@@ -81,7 +85,11 @@ export async function readXrefSection(
   throw new PdfXrefError(`xref offset ${offset} does not point at an xref table or stream`);
 }
 
-async function readXrefTable(source: ByteSource, offset: number, opts: XrefReadOptions): Promise<XrefSection> {
+async function readXrefTable(
+  source: ByteSource,
+  offset: number,
+  opts: XrefReadOptions,
+): Promise<XrefSection> {
   for (let window = 64 * 1024; ; window = Math.min(window * 8, opts.limits.maxObjectBytes)) {
     const buf = await source.read(offset, window);
     const lex = new Lexer(buf, offset, offset + buf.length >= source.size, opts.limits.maxStringBytes);
@@ -90,7 +98,9 @@ async function readXrefTable(source: ByteSource, offset: number, opts: XrefReadO
     } catch (e) {
       if (!(e instanceof NeedMoreData)) throw e;
       if (window >= opts.limits.maxObjectBytes)
-        throw new PdfLimitError(`xref table at byte ${offset} is larger than ${opts.limits.maxObjectBytes} bytes`);
+        throw new PdfLimitError(
+          `xref table at byte ${offset} is larger than ${opts.limits.maxObjectBytes} bytes`,
+        );
     }
   }
 }
@@ -101,7 +111,9 @@ function isEntryAhead(lex: Lexer): boolean {
     const a = lex.next();
     const b = lex.next();
     const c = lex.next();
-    return a.type === 'int' && b.type === 'int' && c.type === 'keyword' && (c.value === 'n' || c.value === 'f');
+    return (
+      a.type === 'int' && b.type === 'int' && c.type === 'keyword' && (c.value === 'n' || c.value === 'f')
+    );
   } finally {
     lex.pos = save;
   }
@@ -124,10 +136,14 @@ function parseXrefTable(lex: Lexer, offset: number, opts: XrefReadOptions): Xref
     if (t.type === 'keyword' && t.value === 'trailer') break;
     const t2 = lex.next();
     if (t.type !== 'int' || t2.type !== 'int' || t.value < 0 || t2.value < 0)
-      throw new PdfXrefError(`xref table at byte ${offset}: expected a subsection header or "trailer" at byte ${t.start}`);
+      throw new PdfXrefError(
+        `xref table at byte ${offset}: expected a subsection header or "trailer" at byte ${t.start}`,
+      );
     let num = t.value;
     if (num + t2.value > opts.limits.maxObjectNumber + 1)
-      throw new PdfLimitError(`xref subsection ${num} ${t2.value} at byte ${t.start} exceeds the object number limit`);
+      throw new PdfLimitError(
+        `xref subsection ${num} ${t2.value} at byte ${t.start} exceeds the object number limit`,
+      );
     // Read entries while they look like entries, whatever the header's count says (see above).
     for (let i = 0; isEntryAhead(lex); i++) {
       const o = lex.next() as { value: number; start: number };
@@ -136,7 +152,8 @@ function parseXrefTable(lex: Lexer, offset: number, opts: XrefReadOptions): Xref
       if (first && i === 0 && num === 1 && k.value === 'f' && o.value === 0 && g.value === 65535) num = 0;
       if (num + i > opts.limits.maxObjectNumber)
         throw new PdfLimitError(`xref entry for object ${num + i} exceeds the object number limit`);
-      if (g.value > 65535) throw new PdfXrefError(`xref entry at byte ${o.start} has generation ${g.value} > 65535`);
+      if (g.value > 65535)
+        throw new PdfXrefError(`xref entry at byte ${o.start} has generation ${g.value} > 65535`);
       const entry: XrefEntry =
         k.value === 'n' && o.value > 0
           ? { type: 'offset', offset: o.value, gen: g.value }
@@ -147,7 +164,8 @@ function parseXrefTable(lex: Lexer, offset: number, opts: XrefReadOptions): Xref
   }
   const parser = new ObjectParser(lex, opts.limits);
   const trailer = parser.parseValue(0);
-  if (trailer.kind !== 'dict') throw new PdfXrefError(`the trailer after the xref table at byte ${offset} is not a dictionary`);
+  if (trailer.kind !== 'dict')
+    throw new PdfXrefError(`the trailer after the xref table at byte ${offset} is not a dictionary`);
   return { kind: 'table', offset, end: lex.offset, entries, trailer, prev: prevOf(trailer) };
 }
 
@@ -173,18 +191,26 @@ export function filterSpecs(dict: PdfDict): FilterSpec[] {
 }
 
 /** Xref stream (§7.5.8); never encrypted (§7.6.2). */
-async function readXrefStream(source: ByteSource, offset: number, opts: XrefReadOptions): Promise<XrefSection> {
+async function readXrefStream(
+  source: ByteSource,
+  offset: number,
+  opts: XrefReadOptions,
+): Promise<XrefSection> {
   let obj;
   try {
     obj = await readIndirectObject(source, offset, opts);
   } catch (e) {
     if (e instanceof PdfSyntaxError)
-      throw new PdfXrefError(`xref offset ${offset} does not point at an xref table or stream (${e.message})`);
+      throw new PdfXrefError(
+        `xref offset ${offset} does not point at an xref table or stream (${e.message})`,
+      );
     throw e;
   }
   const stream = obj.value;
   if (stream.kind !== 'stream' || stream.dict.getName('Type') !== 'XRef')
-    throw new PdfXrefError(`xref offset ${offset} does not point at an xref table or stream (object ${obj.ref.num} is not /Type /XRef)`);
+    throw new PdfXrefError(
+      `xref offset ${offset} does not point at an xref table or stream (object ${obj.ref.num} is not /Type /XRef)`,
+    );
   const entries = parseXrefStreamEntries(stream, await rawStreamBytes(source, stream), opts.limits);
   return {
     kind: 'stream',
@@ -205,7 +231,10 @@ async function rawStreamBytes(source: ByteSource, stream: PdfStream): Promise<Bu
 function intArray(dict: PdfDict, key: string): number[] | undefined {
   const v = dict.get(key);
   if (v === undefined) return undefined;
-  if (v.kind !== 'array' || v.items.some((x) => x.kind !== 'number' || !Number.isSafeInteger(x.value) || x.value < 0))
+  if (
+    v.kind !== 'array' ||
+    v.items.some((x) => x.kind !== 'number' || !Number.isSafeInteger(x.value) || x.value < 0)
+  )
     throw new PdfXrefError(`xref stream /${key} is not an array of non-negative integers`);
   return v.items.map((x) => (x as { value: number }).value);
 }
@@ -262,8 +291,9 @@ export async function readXrefChain(
 ): Promise<XrefSection[]> {
   const sections: XrefSection[] = [];
   const seen = new Set<number>();
-  for (let offset: number | undefined = startxref; offset !== undefined; ) {
-    if (seen.has(offset)) throw new PdfLoopError(`the /Prev chain of xref sections loops back to byte ${offset}`);
+  for (let offset: number | undefined = startxref; offset !== undefined;) {
+    if (seen.has(offset))
+      throw new PdfLoopError(`the /Prev chain of xref sections loops back to byte ${offset}`);
     if (sections.length >= opts.limits.maxXrefSections)
       throw new PdfLimitError(`more than ${opts.limits.maxXrefSections} xref sections in the /Prev chain`);
     seen.add(offset);
@@ -323,7 +353,11 @@ export async function rebuildXrefByScanning(source: ByteSource, limits: PdfLimit
     try {
       const obj = await readIndirectObject(source, offset, opts);
       if (obj.value.kind !== 'stream') continue;
-      const { data } = decodeFilters(await rawStreamBytes(source, obj.value), filterSpecs(obj.value.dict), limits);
+      const { data } = decodeFilters(
+        await rawStreamBytes(source, obj.value),
+        filterSpecs(obj.value.dict),
+        limits,
+      );
       const os = parseObjectStream(num, obj.value, data, limits);
       os.numbers.forEach((n, index) => {
         if (!entries.has(n)) entries.set(n, { type: 'compressed', streamNum: num, index });
@@ -339,16 +373,32 @@ export async function rebuildXrefByScanning(source: ByteSource, limits: PdfLimit
     trailer = undefined;
   }
   if (!trailer) {
-    if (!catalog) throw new PdfXrefError('the file is damaged beyond recovery: no trailer and no /Type /Catalog object found');
-    trailer = new PdfDict(new Map<string, PdfObject>([['Root', catalog], ['Size', PdfNumber.int(Math.max(0, ...entries.keys()) + 1)]]));
+    if (!catalog)
+      throw new PdfXrefError(
+        'the file is damaged beyond recovery: no trailer and no /Type /Catalog object found',
+      );
+    trailer = new PdfDict(
+      new Map<string, PdfObject>([
+        ['Root', catalog],
+        ['Size', PdfNumber.int(Math.max(0, ...entries.keys()) + 1)],
+      ]),
+    );
   }
   return { kind: 'recovered', offset: 0, end: source.size, entries, trailer };
 }
 
-async function readRecoveredTrailer(source: ByteSource, offset: number, limits: PdfLimits): Promise<PdfDict | undefined> {
+async function readRecoveredTrailer(
+  source: ByteSource,
+  offset: number,
+  limits: PdfLimits,
+): Promise<PdfDict | undefined> {
   const head = (await source.read(offset, 8)).toString('latin1');
   if (!head.startsWith('trailer')) {
-    const obj = await readIndirectObject(source, offset, { limits, recover: true, resolveLength: async () => undefined });
+    const obj = await readIndirectObject(source, offset, {
+      limits,
+      recover: true,
+      resolveLength: async () => undefined,
+    });
     return obj.value.kind === 'stream' ? obj.value.dict : undefined;
   }
   const buf = await source.read(offset, 64 * 1024);

@@ -39,7 +39,11 @@ export function evaluateCrl(
   try {
     crl = parseCrl(der);
   } catch (e) {
-    return { kind: 'invalid', source: 'crl', detail: `the CRL${from} cannot be read: ${(e as Error).message}` };
+    return {
+      kind: 'invalid',
+      source: 'crl',
+      detail: `the CRL${from} cannot be read: ${(e as Error).message}`,
+    };
   }
   const issuerName = certLabel(issuer);
   if (!crlIsFrom(crl, issuer)) {
@@ -49,14 +53,26 @@ export function evaluateCrl(
   }
   if (crl.authorityKeyId && issuer.subjectKeyId && !crl.authorityKeyId.equals(issuer.subjectKeyId)) {
     return p.url
-      ? { kind: 'invalid', source: 'crl', detail: `the CRL${from} was signed by another key of ${issuerName}` }
+      ? {
+          kind: 'invalid',
+          source: 'crl',
+          detail: `the CRL${from} was signed by another key of ${issuerName}`,
+        }
       : { kind: 'not-applicable' };
   }
   if (!verifySignature(issuer.spki, crl.signatureAlgorithm, crl.tbs, crl.signature)) {
-    return { kind: 'invalid', source: 'crl', detail: `the CRL${from} is not validly signed by ${issuerName}` };
+    return {
+      kind: 'invalid',
+      source: 'crl',
+      detail: `the CRL${from} is not validly signed by ${issuerName}`,
+    };
   }
   if (issuer.keyUsage.length > 0 && !issuer.keyUsage.includes('cRLSign')) {
-    return { kind: 'invalid', source: 'crl', detail: `${issuerName} may not sign CRLs (its key usage lacks cRLSign)` };
+    return {
+      kind: 'invalid',
+      source: 'crl',
+      detail: `${issuerName} may not sign CRLs (its key usage lacks cRLSign)`,
+    };
   }
   if (crl.unhandledCriticalExtensions.length > 0) {
     return {

@@ -55,7 +55,10 @@ export function statusAt(
 ): { status: 'good' | 'revoked'; phrase: string } {
   const why = reason ? ` (${reason})` : '';
   if (revokedAt.getTime() > at.getTime()) {
-    return { status: 'good', phrase: `not revoked at the validation time (revoked later, on ${day(revokedAt)}${why})` };
+    return {
+      status: 'good',
+      phrase: `not revoked at the validation time (revoked later, on ${day(revokedAt)}${why})`,
+    };
   }
   return { status: 'revoked', phrase: `revoked on ${day(revokedAt)}${why}` };
 }

@@ -48,9 +48,21 @@ function signedParts(der: Buffer): { tbs: Buffer; alg: AlgorithmIdentifier; sign
   const basicDer = bytes.content(bytes.take(TAG.OCTET_STRING, 'response'));
   const basic = new DerCursor(basicDer, readTlv(basicDer, 0, basicDer.length), 'BasicOCSPResponse');
   const tbs = basic.bytes(basic.take(TAG.SEQUENCE, 'tbsResponseData'));
-  const alg = AsnConvert.parse(basic.bytes(basic.take(TAG.SEQUENCE, 'signatureAlgorithm')), AlgorithmIdentifier);
+  const alg = AsnConvert.parse(
+    basic.bytes(basic.take(TAG.SEQUENCE, 'signatureAlgorithm')),
+    AlgorithmIdentifier,
+  );
   const bits = basic.content(basic.take(TAG.BIT_STRING, 'signature'));
   return { tbs, alg, signature: bits.subarray(1) };
+}
+
+function signedByKey(der: Buffer, spki: Buffer): boolean {
+  try {
+    const { tbs, alg, signature } = signedParts(der);
+    return verifySignature(spki, alg, tbs, signature);
+  } catch {
+    return false; // parseOcspResponse accepted the structure; anything odd here just fails the check
+  }
 }
 
 /** Who signed the response, if it is someone RFC 6960 §4.2.2.2 authorises for this issuer; else why not. */
@@ -62,20 +74,19 @@ function authoriseResponder(
   const issuerName = certLabel(issuer);
   if (!response.responderCertificate) {
     // No certificate included: only the issuer's own key can have signed it.
-    let valid = false;
-    try {
-      const { tbs, alg, signature } = signedParts(der);
-      valid = verifySignature(issuer.spki, alg, tbs, signature);
-    } catch {
-      valid = false;
-    }
-    return valid
+    return signedByKey(der, issuer.spki)
       ? { ok: true, who: issuerName, certificates: [] }
-      : { ok: false, why: `the OCSP response is not signed by ${issuerName} and names no delegated responder` };
+      : {
+          ok: false,
+          why: `the OCSP response is not signed by ${issuerName} and names no delegated responder`,
+        };
   }
   const responder = parseCertificate(response.responderCertificate);
   if (response.signatureValid !== true) {
-    return { ok: false, why: `the OCSP response signature does not verify with ${certLabel(responder)}'s key` };
+    return {
+      ok: false,
+      why: `the OCSP response signature does not verify with ${certLabel(responder)}'s key`,
+    };
   }
   if (responder.spki.equals(issuer.spki)) return { ok: true, who: issuerName, certificates: [] };
   if (!isIssuedBy(responder, issuer)) {
@@ -98,7 +109,11 @@ function authoriseResponder(
     };
   }
   const nocheck = responder.ocspNoCheck ? '' : ' (its own revocation status is not checked: no ocsp-nocheck)';
-  return { ok: true, who: `delegated responder ${certLabel(responder)}${nocheck}`, certificates: [responder.der] };
+  return {
+    ok: true,
+    who: `delegated responder ${certLabel(responder)}${nocheck}`,
+    certificates: [responder.der],
+  };
 }
 
 export function evaluateOcsp(
@@ -112,10 +127,18 @@ export function evaluateOcsp(
   try {
     response = parseOcspResponse(der);
   } catch (e) {
-    return { kind: 'invalid', source: 'ocsp', detail: `the OCSP response${from} cannot be read: ${(e as Error).message}` };
+    return {
+      kind: 'invalid',
+      source: 'ocsp',
+      detail: `the OCSP response${from} cannot be read: ${(e as Error).message}`,
+    };
   }
   if (response.status !== 'successful') {
-    return { kind: 'invalid', source: 'ocsp', detail: `the OCSP responder${from} answered "${response.status}"` };
+    return {
+      kind: 'invalid',
+      source: 'ocsp',
+      detail: `the OCSP responder${from} answered "${response.status}"`,
+    };
   }
   let answer: ParsedOcspAnswer | undefined;
   try {
@@ -125,25 +148,41 @@ export function evaluateOcsp(
   }
   if (!answer) {
     return p.url
-      ? { kind: 'invalid', source: 'ocsp', detail: `the OCSP response${from} does not answer for this certificate` }
+      ? {
+          kind: 'invalid',
+          source: 'ocsp',
+          detail: `the OCSP response${from} does not answer for this certificate`,
+        }
       : { kind: 'not-applicable' };
   }
   let responder;
   try {
     responder = authoriseResponder(der, response, issuer);
   } catch (e) {
-    responder = { ok: false as const, why: `the OCSP responder certificate cannot be read: ${(e as Error).message}` };
+    responder = {
+      ok: false as const,
+      why: `the OCSP responder certificate cannot be read: ${(e as Error).message}`,
+    };
   }
   if (!responder.ok) return { kind: 'invalid', source: 'ocsp', detail: responder.why };
   if (p.sentNonce && response.nonce && !response.nonce.equals(encodeOcspNonce(p.sentNonce))) {
-    return { kind: 'invalid', source: 'ocsp', detail: `the OCSP response${from} carries a different nonce (a replay?)` };
+    return {
+      kind: 'invalid',
+      source: 'ocsp',
+      detail: `the OCSP response${from} carries a different nonce (a replay?)`,
+    };
   }
   const stale = windowProblem(`the OCSP response${from}`, answer.thisUpdate, answer.nextUpdate, p.at, p.now);
   if (stale) return { kind: 'invalid', source: 'ocsp', detail: stale };
 
   const by = `OCSP${from}, signed by ${responder.who}`;
   const s = answer.status;
-  if (s.status === 'unknown') return { kind: 'unknown', source: 'ocsp', detail: `the responder does not know this certificate (${by})` };
+  if (s.status === 'unknown')
+    return {
+      kind: 'unknown',
+      source: 'ocsp',
+      detail: `the responder does not know this certificate (${by})`,
+    };
   const base = {
     kind: 'status' as const,
     source: 'ocsp' as const,

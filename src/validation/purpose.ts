@@ -87,7 +87,9 @@ function keyUsageFinding(leaf: ParsedCertificate, allowed: string[], what: strin
       detail: `the certificate's key usage (${leaf.keyUsage.join(', ')}) does not allow ${what}: it needs ${allowed.join(' or ')}`,
     };
   }
-  const eku = leaf.extKeyUsage.length ? `extended key usage ${ekuList(leaf.extKeyUsage)}` : 'no extended key usage';
+  const eku = leaf.extKeyUsage.length
+    ? `extended key usage ${ekuList(leaf.extKeyUsage)}`
+    : 'no extended key usage';
   const ku = leaf.keyUsage.length ? `key usage ${leaf.keyUsage.join(', ')}` : 'no key usage';
   return { ok: true, detail: `allowed for ${what} (${eku}; ${ku})` };
 }
@@ -109,7 +111,10 @@ function checkTimestamping(leaf: ParsedCertificate): UsageFinding {
     };
   }
   if (!ext.critical) {
-    return { ok: false, detail: 'the TSA certificate\'s extended key usage is not marked critical (RFC 3161 §2.3)' };
+    return {
+      ok: false,
+      detail: "the TSA certificate's extended key usage is not marked critical (RFC 3161 §2.3)",
+    };
   }
   return keyUsageFinding(leaf, SIGNING_KEY_USAGES, 'timestamping');
 }

@@ -49,7 +49,11 @@ export class RevocationCache {
     const old = this.entries.get(key);
     if (old?.crlNumber !== undefined && crlNumber !== undefined && crlNumber < old.crlNumber) return;
     this.entries.delete(key);
-    this.entries.set(key, { der, expiresAt: nextUpdate.getTime(), ...(crlNumber !== undefined ? { crlNumber } : {}) });
+    this.entries.set(key, {
+      der,
+      expiresAt: nextUpdate.getTime(),
+      ...(crlNumber !== undefined ? { crlNumber } : {}),
+    });
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);

@@ -15,7 +15,10 @@ import { evaluateOcsp } from './ocsp-check.js';
 import { RevocationCache } from './revocation-cache.js';
 import type { Purpose, RevocationEntry, RevocationPolicy, ValidationData, Verdict } from './types.js';
 
-export const DEFAULT_REVOCATION_POLICY: RevocationPolicy = { mode: 'if-available', onUnreachable: 'soft-fail' };
+export const DEFAULT_REVOCATION_POLICY: RevocationPolicy = {
+  mode: 'if-available',
+  onUnreachable: 'soft-fail',
+};
 
 export interface RevocationFinding {
   name: string;
@@ -46,7 +49,12 @@ const httpUrls = (urls: string[]): string[] => urls.filter((u) => /^https?:\/\//
 /** One source of status information for one certificate; undefined = nothing definitive from it. */
 type Source = () => Promise<StatusEvidence | undefined>;
 
-function sourcesFor(cert: ParsedCertificate, issuer: ParsedCertificate, ctx: Context, problems: Problem[]): Source[] {
+function sourcesFor(
+  cert: ParsedCertificate,
+  issuer: ParsedCertificate,
+  ctx: Context,
+  problems: Problem[],
+): Source[] {
   const preferOcsp = ctx.policy.preferOcsp !== false;
   const timeoutMs = ctx.policy.timeoutMs ?? 5000;
   const judge = (e: Evidence): StatusEvidence | undefined => {
@@ -77,7 +85,9 @@ function sourcesFor(cert: ParsedCertificate, issuer: ParsedCertificate, ctx: Con
         serialHex: cert.serialHex,
         timeoutMs,
       });
-      const e = judge(evaluateOcsp(der, cert, issuer, { ...ctx, url, ...(nonce ? { sentNonce: nonce } : {}) }));
+      const e = judge(
+        evaluateOcsp(der, cert, issuer, { ...ctx, url, ...(nonce ? { sentNonce: nonce } : {}) }),
+      );
       if (e) ctx.cache?.put(key, der, e.nextUpdate);
       return e;
     } catch (err) {
@@ -112,7 +122,11 @@ export async function checkPathRevocation(
   p: { at: Date; purpose: Purpose; policy?: RevocationPolicy; cache?: RevocationCache },
 ): Promise<PathRevocation> {
   const policy = p.policy ?? DEFAULT_REVOCATION_POLICY;
-  const out: PathRevocation = { entries: [], findings: [], data: { certificates: [], ocspResponses: [], crls: [] } };
+  const out: PathRevocation = {
+    entries: [],
+    findings: [],
+    data: { certificates: [], ocspResponses: [], crls: [] },
+  };
   if (policy.mode === 'off') {
     out.findings.push({ name: 'revocation', ok: true, detail: 'not checked (revocation checking is off)' });
     return out;
@@ -166,7 +180,8 @@ export async function checkPathRevocation(
 function recordEvidence(out: PathRevocation, e: StatusEvidence): void {
   const list = e.source === 'ocsp' ? out.data.ocspResponses : out.data.crls;
   if (!list.some((d) => d.equals(e.der))) list.push(e.der);
-  for (const c of e.certificates) if (!out.data.certificates.some((d) => d.equals(c))) out.data.certificates.push(c);
+  for (const c of e.certificates)
+    if (!out.data.certificates.some((d) => d.equals(c))) out.data.certificates.push(c);
 }
 
 /** No definitive status: what the policy makes of it. */
@@ -175,7 +190,12 @@ function undecided(who: string, problems: Problem[], policy: RevocationPolicy): 
   if (problems.length === 0) {
     const none = `${who}: no revocation information is available (no OCSP or CRL URL${policy.fetch === false ? ' used: fetching is off' : ''}, and none was supplied)`;
     return policy.mode === 'require'
-      ? { name: 'revocation', ok: false, verdict: 'revocation-unknown', detail: `${none}, but the policy requires it` }
+      ? {
+          name: 'revocation',
+          ok: false,
+          verdict: 'revocation-unknown',
+          detail: `${none}, but the policy requires it`,
+        }
       : { name: 'revocation', ok: true, detail: `${none}; not checked` };
   }
   const onlyUnreachable = problems.every((pr) => pr.kind === 'unreachable');

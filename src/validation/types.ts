@@ -3,12 +3,7 @@ import type { ParsedCertificate } from '../pkix/certificate.js';
 import type { RevocationCache } from './revocation-cache.js';
 
 export type Purpose =
-  | 'smime-signing'
-  | 'smime-encryption'
-  | 'document-signing'
-  | 'timestamping'
-  | 'ocsp-signing'
-  | 'any';
+  'smime-signing' | 'smime-encryption' | 'document-signing' | 'timestamping' | 'ocsp-signing' | 'any';
 
 /**
  * The outcome in categories a person understands. `tampered` is for signed objects (a timestamp token whose

@@ -8,7 +8,12 @@ import { httpGet } from '../net/http-get.js';
 import { certLabel, instant, issuerLabel, plural } from './describe.js';
 import { checkEmail } from './email.js';
 import { buildPaths, type PathSearch } from './path-builder.js';
-import { checkCaConstraints, checkCriticalExtensions, checkValidityPeriods, type PathFinding } from './path-checks.js';
+import {
+  checkCaConstraints,
+  checkCriticalExtensions,
+  checkValidityPeriods,
+  type PathFinding,
+} from './path-checks.js';
 import { checkPurpose } from './purpose.js';
 import { checkPathRevocation } from './revocation.js';
 import type { Check, ValidationOptions, ValidationResult, Verdict } from './types.js';
@@ -81,7 +86,8 @@ function issuerFetcher(timeoutMs: number) {
       try {
         const res = await httpGet(url, { timeoutMs, maxResponseBytes: 1024 * 1024 });
         if (res.status !== 200) continue;
-        const ders = res.body[0] === 0x30 ? [res.body] : fromPem(res.body.toString('latin1')).map((b) => b.der);
+        const ders =
+          res.body[0] === 0x30 ? [res.body] : fromPem(res.body.toString('latin1')).map((b) => b.der);
         for (const der of ders.slice(0, 8)) {
           try {
             found.push(parseCertificate(der));
@@ -179,7 +185,8 @@ async function validate(leafDer: Buffer, o: ValidationOptions): Promise<Validati
     result.validationData.ocspResponses = rev.data.ocspResponses;
     result.validationData.crls = rev.data.crls;
     for (const c of rev.data.certificates) {
-      if (!result.validationData.certificates.some((d) => d.equals(c))) result.validationData.certificates.push(c);
+      if (!result.validationData.certificates.some((d) => d.equals(c)))
+        result.validationData.certificates.push(c);
     }
   }
   result.verdict = findings.verdict;

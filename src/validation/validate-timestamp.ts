@@ -21,7 +21,8 @@ export interface TimestampValidationParams {
 
 export type TimestampValidationResult = ValidationResult & { genTime?: Date; token?: ParsedTimeStampToken };
 
-const TAMPERED = new Set(['message-digest', 'signature', 'imprint', 'content-type']);
+/** Checks whose failure means the token or the data changed after signing, not that it is unreadable. */
+const TAMPERED = new Set(['message-digest', 'signature', 'imprint', 'content-type', 'signing-certificate']);
 
 export async function validateTimestampToken(
   token: Buffer,
@@ -39,8 +40,6 @@ export async function validateTimestampToken(
     if (e instanceof TspVerifyError && e.reason === 'signer-certificate') {
       findings.fail('timestamp', 'wrong-usage', message);
     } else if (e instanceof TspVerifyError && TAMPERED.has(e.reason)) {
-      findings.fail('timestamp', 'tampered', message);
-    } else if (e instanceof TspVerifyError && e.reason === 'signing-certificate') {
       findings.fail('timestamp', 'tampered', message);
     } else {
       findings.fail('timestamp', 'malformed', `the timestamp token cannot be read: ${message}`);

@@ -2,18 +2,31 @@
  * A test PKI made by the OpenSSL CLI (an independent producer): root → intermediate (an `openssl ca` with
  * index.txt) → leaves for S/MIME, TSA, document signing and a delegated OCSP responder, plus an expired leaf,
  * a revoked leaf on an `openssl ca -gencrl` CRL, a wrong-EKU leaf and a leaf with an unknown critical extension.
- * Leaves point (AIA OCSP, CRLDP) at a real `openssl ocsp` responder and a node:http CRL server on 127.0.0.1.
+ * Leaves point (AIA OCSP and caIssuers, CRLDP) at a real `openssl ocsp` responder and a node:http CRL server on 127.0.0.1.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { fromPem } from '../../src/pkix/pem.js';
-import { run } from '../helpers/run.js';
 
-export const LEAVES = ['alice', 'bob', 'carol', 'web', 'tsa', 'doc', 'responder', 'crit', 'dead', 'eve'] as const;
+const execFileAsync = promisify(execFile);
+
+export const LEAVES = [
+  'alice',
+  'bob',
+  'carol',
+  'web',
+  'tsa',
+  'doc',
+  'responder',
+  'crit',
+  'dead',
+  'eve',
+] as const;
 export type Leaf = (typeof LEAVES)[number];
 
 export interface OpensslPki {
@@ -38,30 +51,40 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on port ${port}`);
+/**
+ * Wait until the responder says it accepts connections. Probing the port instead would hang it: OpenSSL's
+ * responder serves one connection at a time and waits for a request on a probe that sends none.
+ */
+function waitForReady(child: ChildProcess, ms = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`openssl ocsp did not start: ${seen}`)), ms);
+    const onData = (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes('ACCEPT')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`openssl ocsp exited (${code}): ${seen}`)));
+  });
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
-  const r = await run('openssl', args, { cwd });
-  if (r.code !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
+  try {
+    await execFileAsync('openssl', args, { cwd });
+  } catch (e) {
+    throw new Error(`openssl ${args.join(' ')} failed: ${(e as { stderr?: string }).stderr ?? String(e)}`, {
+      cause: e,
+    });
+  }
 }
 
 function config(dir: string, ocspPort: number, crlPort: number, deadPort: number): string {
   const links = (port: number, crl: number) =>
-    `authorityInfoAccess = OCSP;URI:http://127.0.0.1:${port}/\ncrlDistributionPoints = URI:http://127.0.0.1:${crl}/int.crl`;
+    `authorityInfoAccess = OCSP;URI:http://127.0.0.1:${port}/,caIssuers;URI:http://127.0.0.1:${crl}/int.crt\ncrlDistributionPoints = URI:http://127.0.0.1:${crl}/int.crl`;
   const leaf = (extra: string) =>
     `basicConstraints = CA:FALSE\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n${extra}`;
   return `
@@ -130,7 +153,12 @@ export async function makeOpensslPki(): Promise<OpensslPki> {
   const file = (name: string) => join(dir, name);
   let crlCount = 0;
   let crlBody = Buffer.alloc(0);
+  let intDer = Buffer.alloc(0);
   const crlServer: Server = createServer((req, res) => {
+    if (req.url === '/int.crt') {
+      res.writeHead(200, { 'content-type': 'application/pkix-cert' }).end(intDer);
+      return;
+    }
     crlCount++;
     if (req.url !== '/int.crl') {
       res.writeHead(404).end();
@@ -151,31 +179,110 @@ export async function makeOpensslPki(): Promise<OpensslPki> {
   await writeFile(file('openssl.cnf'), config(dir, ocspPort, crlPort, deadPort));
   const cnf = file('openssl.cnf');
   const ecKey = (name: string) =>
-    openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file(`${name}.key`)], dir);
+    openssl(
+      ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file(`${name}.key`)],
+      dir,
+    );
 
   const selfSigned = async (name: string, cn: string) => {
     await ecKey(name);
     await openssl(
-      ['req', '-config', cnf, '-new', '-x509', '-key', file(`${name}.key`), '-subj', `/CN=${cn}`, '-days', '3650',
-        '-extensions', 'v3_root', '-sha256', '-out', file(`${name}.pem`)],
+      [
+        'req',
+        '-config',
+        cnf,
+        '-new',
+        '-x509',
+        '-key',
+        file(`${name}.key`),
+        '-subj',
+        `/CN=${cn}`,
+        '-days',
+        '3650',
+        '-extensions',
+        'v3_root',
+        '-sha256',
+        '-out',
+        file(`${name}.pem`),
+      ],
       dir,
     );
   };
   await selfSigned('root', 'Test Root CA');
   await selfSigned('other-root', 'Other Root CA');
   await ecKey('int');
-  await openssl(['req', '-config', cnf, '-new', '-key', file('int.key'), '-subj', '/CN=Test Issuing CA', '-out', file('int.csr')], dir);
   await openssl(
-    ['x509', '-req', '-in', file('int.csr'), '-CA', file('root.pem'), '-CAkey', file('root.key'), '-set_serial', '100',
-      '-days', '3650', '-sha256', '-extfile', cnf, '-extensions', 'v3_int', '-out', file('int.pem')],
+    [
+      'req',
+      '-config',
+      cnf,
+      '-new',
+      '-key',
+      file('int.key'),
+      '-subj',
+      '/CN=Test Issuing CA',
+      '-out',
+      file('int.csr'),
+    ],
+    dir,
+  );
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      file('int.csr'),
+      '-CA',
+      file('root.pem'),
+      '-CAkey',
+      file('root.key'),
+      '-set_serial',
+      '100',
+      '-days',
+      '3650',
+      '-sha256',
+      '-extfile',
+      cnf,
+      '-extensions',
+      'v3_int',
+      '-out',
+      file('int.pem'),
+    ],
     dir,
   );
   for (const name of LEAVES) {
     await ecKey(name);
-    await openssl(['req', '-config', cnf, '-new', '-key', file(`${name}.key`), '-subj', `/CN=${name}`, '-out', file(`${name}.csr`)], dir);
+    await openssl(
+      [
+        'req',
+        '-config',
+        cnf,
+        '-new',
+        '-key',
+        file(`${name}.key`),
+        '-subj',
+        `/CN=${name}`,
+        '-out',
+        file(`${name}.csr`),
+      ],
+      dir,
+    );
     const dates = name === 'carol' ? ['-startdate', '20200101000000Z', '-enddate', '20210101000000Z'] : [];
     await openssl(
-      ['ca', '-batch', '-config', cnf, '-notext', '-extensions', name, '-in', file(`${name}.csr`), '-out', file(`${name}.pem`), ...dates],
+      [
+        'ca',
+        '-batch',
+        '-config',
+        cnf,
+        '-notext',
+        '-extensions',
+        name,
+        '-in',
+        file(`${name}.csr`),
+        '-out',
+        file(`${name}.pem`),
+        ...dates,
+      ],
       dir,
     );
   }
@@ -191,6 +298,8 @@ export async function makeOpensslPki(): Promise<OpensslPki> {
     ders.set(name, block.der);
   }
 
+  intDer = ders.get('int') as Buffer;
+
   let responder: ChildProcess | undefined;
   return {
     dir,
@@ -204,11 +313,27 @@ export async function makeOpensslPki(): Promise<OpensslPki> {
       if (responder) return;
       responder = spawn(
         'openssl',
-        ['ocsp', '-index', file('index.txt'), '-port', String(ocspPort), '-rsigner', file('responder.pem'),
-          '-rkey', file('responder.key'), '-CA', file('int.pem'), '-ndays', '1', '-ignore_err'],
-        { cwd: dir, stdio: 'ignore' },
+        [
+          'ocsp',
+          '-index',
+          file('index.txt'),
+          '-port',
+          String(ocspPort),
+          '-rsigner',
+          file('responder.pem'),
+          '-rkey',
+          file('responder.key'),
+          '-CA',
+          file('int.pem'),
+          '-ndays',
+          '1',
+          '-ignore_err',
+          '-timeout',
+          '5',
+        ],
+        { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
       );
-      await waitForPort(ocspPort);
+      await waitForReady(responder);
     },
     async close() {
       if (responder?.pid) responder.kill('SIGTERM');
@@ -216,4 +341,18 @@ export async function makeOpensslPki(): Promise<OpensslPki> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Run the openssl CLI as an oracle: exit code and stdout+stderr, never throwing on a non-zero exit. */
+export async function opensslOracle(args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync('openssl', args);
+    return { code: 0, out: stdout + stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return {
+      code: typeof err.code === 'number' ? err.code : -1,
+      out: `${err.stdout ?? ''}${err.stderr ?? ''}`,
+    };
+  }
 }

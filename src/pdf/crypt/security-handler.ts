@@ -68,19 +68,34 @@ export class FileKeySecurityHandler implements SecurityHandler {
   private streamMethod(cryptFilter: string | undefined): CryptMethod {
     if (cryptFilter === undefined) return this.info.streamMethod;
     const m = this.info.cryptFilters[cryptFilter];
-    if (!m) throw new PdfEncryptionError(`stream names crypt filter /${cryptFilter}, which /CF does not define`);
+    if (!m)
+      throw new PdfEncryptionError(`stream names crypt filter /${cryptFilter}, which /CF does not define`);
     return m;
   }
 
   private objectKey(objNum: number, gen: number, aes: boolean): Buffer {
     const key = this.info.fileKey;
     const h = createHash('md5').update(key);
-    h.update(Buffer.from([objNum & 0xff, (objNum >> 8) & 0xff, (objNum >> 16) & 0xff, gen & 0xff, (gen >> 8) & 0xff]));
+    h.update(
+      Buffer.from([
+        objNum & 0xff,
+        (objNum >> 8) & 0xff,
+        (objNum >> 16) & 0xff,
+        gen & 0xff,
+        (gen >> 8) & 0xff,
+      ]),
+    );
     if (aes) h.update(Buffer.from('sAlT', 'latin1'));
     return h.digest().subarray(0, Math.min(key.length + 5, 16));
   }
 
-  private apply(dir: 'encrypt' | 'decrypt', method: CryptMethod, objNum: number, gen: number, bytes: Buffer): Buffer {
+  private apply(
+    dir: 'encrypt' | 'decrypt',
+    method: CryptMethod,
+    objNum: number,
+    gen: number,
+    bytes: Buffer,
+  ): Buffer {
     switch (method) {
       case 'Identity':
       case 'None':
@@ -113,7 +128,12 @@ export function aesCbc(dir: 'encrypt' | 'decrypt', key: Buffer, bytes: Buffer): 
   d.setAutoPadding(false);
   const plain = Buffer.concat([d.update(body), d.final()]);
   const pad = plain.length ? plain[plain.length - 1]! : 0;
-  if (pad >= 1 && pad <= 16 && pad <= plain.length && plain.subarray(plain.length - pad).every((b) => b === pad))
+  if (
+    pad >= 1 &&
+    pad <= 16 &&
+    pad <= plain.length &&
+    plain.subarray(plain.length - pad).every((b) => b === pad)
+  )
     return plain.subarray(0, plain.length - pad);
   return plain;
 }
@@ -131,14 +151,22 @@ export interface CryptConfig {
 /** Read /V, /Length, /CF, /StmF, /StrF, /EncryptMetadata. Nested dictionaries must be direct. */
 export function readCryptConfig(encrypt: PdfDict): CryptConfig {
   const v = encrypt.getNumber('V') ?? 0;
-  const encryptMetadata = encrypt.get('EncryptMetadata')?.kind === 'boolean'
-    ? (encrypt.get('EncryptMetadata') as { value: boolean }).value
-    : true;
+  const encryptMetadata =
+    encrypt.get('EncryptMetadata')?.kind === 'boolean'
+      ? (encrypt.get('EncryptMetadata') as { value: boolean }).value
+      : true;
   if (v === 1 || v === 2) {
     const bits = v === 1 ? 40 : (encrypt.getNumber('Length') ?? 40);
     if (bits < 40 || bits > 128 || bits % 8 !== 0)
       throw new PdfEncryptionError(`/Encrypt /Length ${bits} is not a key length in bits between 40 and 128`);
-    return { v, keyBits: bits, stringMethod: 'RC4', streamMethod: 'RC4', cryptFilters: { Identity: 'Identity' }, encryptMetadata };
+    return {
+      v,
+      keyBits: bits,
+      stringMethod: 'RC4',
+      streamMethod: 'RC4',
+      cryptFilters: { Identity: 'Identity' },
+      encryptMetadata,
+    };
   }
   if (v !== 4 && v !== 5)
     throw new PdfEncryptionError(`/Encrypt /V ${v} is not supported (expected 1, 2, 4 or 5)`);
@@ -150,7 +178,15 @@ export function readCryptConfig(encrypt: PdfDict): CryptConfig {
       if (entry.kind !== 'dict') throw new PdfEncryptionError(`/CF /${name} is not a dictionary`);
       const cfm = entry.getName('CFM') ?? 'None';
       const method: CryptMethod | undefined =
-        cfm === 'V2' ? 'RC4' : cfm === 'AESV2' ? 'AESV2' : cfm === 'AESV3' ? 'AESV3' : cfm === 'None' ? 'None' : undefined;
+        cfm === 'V2'
+          ? 'RC4'
+          : cfm === 'AESV2'
+            ? 'AESV2'
+            : cfm === 'AESV3'
+              ? 'AESV3'
+              : cfm === 'None'
+                ? 'None'
+                : undefined;
       if (!method) throw new PdfUnsupportedError(`crypt filter method /${cfm} is not supported`);
       cryptFilters[name] = method;
       // /Length in a V 4 crypt filter is in bytes for AESV2 (some writers use bits).
@@ -166,5 +202,12 @@ export function readCryptConfig(encrypt: PdfDict): CryptConfig {
   };
   if (keyBits < 40 || keyBits > 256 || keyBits % 8 !== 0)
     throw new PdfEncryptionError(`crypt filter key length ${keyBits} bits is invalid`);
-  return { v, keyBits, stringMethod: pick('StrF'), streamMethod: pick('StmF'), cryptFilters, encryptMetadata };
+  return {
+    v,
+    keyBits,
+    stringMethod: pick('StrF'),
+    streamMethod: pick('StmF'),
+    cryptFilters,
+    encryptMetadata,
+  };
 }

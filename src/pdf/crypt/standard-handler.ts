@@ -6,10 +6,7 @@ import { FileKeySecurityHandler, readCryptConfig } from './security-handler.js';
 import type { CryptConfig, SecurityHandler } from './security-handler.js';
 
 /** The 32-byte padding string of §7.6.4.3 Algorithm 2 step a. */
-const PAD = Buffer.from(
-  '28bf4e5e4e758a4164004e56fffa01082e2e00b6d0683e802f0ca9fe6453697a',
-  'hex',
-);
+const PAD = Buffer.from('28bf4e5e4e758a4164004e56fffa01082e2e00b6d0683e802f0ca9fe6453697a', 'hex');
 
 interface StandardParams {
   r: number;
@@ -45,7 +42,8 @@ export function openStandardSecurityHandler(
   const p = encrypt.getNumber('P');
   if (r === undefined || p === undefined)
     throw new PdfEncryptionError('the /Encrypt dictionary lacks /R or /P');
-  if (r < 2 || r > 6) throw new PdfEncryptionError(`standard security handler revision /R ${r} is not supported`);
+  if (r < 2 || r > 6)
+    throw new PdfEncryptionError(`standard security handler revision /R ${r} is not supported`);
   const config = readCryptConfig(encrypt);
   const params: StandardParams = {
     r,
@@ -58,10 +56,14 @@ export function openStandardSecurityHandler(
     id0: firstId ?? Buffer.alloc(0),
     config,
   };
-  if (r <= 4 && !firstId) throw new PdfEncryptionError('the trailer has no /ID, which R 2–4 encryption needs');
+  if (r <= 4 && !firstId)
+    throw new PdfEncryptionError('the trailer has no /ID, which R 2–4 encryption needs');
   const candidate = password ?? '';
   const attempt = r >= 5 ? authenticateAes256(params, candidate) : authenticateRc4Md5(params, candidate);
-  if (!attempt) throw new PdfPasswordError('the password does not open this PDF (it is neither the user nor the owner password)');
+  if (!attempt)
+    throw new PdfPasswordError(
+      'the password does not open this PDF (it is neither the user nor the owner password)',
+    );
   return new FileKeySecurityHandler({
     filter: 'Standard',
     v: config.v,
@@ -172,7 +174,10 @@ function authenticateAes256(s: StandardParams, password: string): Attempt {
   if (safeEqual(hardenedHash(s.r, pw, s.o.subarray(32, 40), u48), s.o.subarray(0, 32))) {
     result = { key: unwrapKey(hardenedHash(s.r, pw, s.o.subarray(40, 48), u48), s.oe!), as: 'owner' };
   } else if (safeEqual(hardenedHash(s.r, pw, s.u.subarray(32, 40), Buffer.alloc(0)), s.u.subarray(0, 32))) {
-    result = { key: unwrapKey(hardenedHash(s.r, pw, s.u.subarray(40, 48), Buffer.alloc(0)), s.ue!), as: 'user' };
+    result = {
+      key: unwrapKey(hardenedHash(s.r, pw, s.u.subarray(40, 48), Buffer.alloc(0)), s.ue!),
+      as: 'user',
+    };
   }
   if (result && s.r >= 6) checkPerms(s, result.key);
   return result;
@@ -180,7 +185,8 @@ function authenticateAes256(s: StandardParams, password: string): Attempt {
 
 /** §7.6.4.4 Algorithm 13: /Perms must decrypt to P, "adb" with the file key. */
 function checkPerms(s: StandardParams, key: Buffer): void {
-  if (!s.perms || s.perms.length < 16) throw new PdfEncryptionError('/Perms is missing or shorter than 16 bytes');
+  if (!s.perms || s.perms.length < 16)
+    throw new PdfEncryptionError('/Perms is missing or shorter than 16 bytes');
   const d = createDecipheriv('aes-256-ecb', key, null);
   d.setAutoPadding(false);
   const plain = Buffer.concat([d.update(s.perms.subarray(0, 16)), d.final()]);

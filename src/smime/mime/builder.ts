@@ -74,7 +74,11 @@ function encodeParameters(value: string): string {
   for (const [param, text] of Object.entries(parsed.params)) {
     if (NON_ASCII.test(text)) {
       const escaped = [...Buffer.from(text, 'utf8')]
-        .map((byte) => (/[A-Za-z0-9.\-_]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : '%' + byte.toString(16).toUpperCase().padStart(2, '0')))
+        .map((byte) =>
+          /[A-Za-z0-9.\-_]/.test(String.fromCharCode(byte))
+            ? String.fromCharCode(byte)
+            : '%' + byte.toString(16).toUpperCase().padStart(2, '0'),
+        )
         .join('');
       pieces.push(`${param}*=utf-8''${escaped}`);
     } else {
@@ -86,19 +90,26 @@ function encodeParameters(value: string): string {
 
 /** Folds at whitespace so lines stay within 78 characters where possible (RFC 5322 §2.1.1). */
 function fold(text: string): string {
-  return text.split('\r\n').map(foldLine).join('\r\n');
+  // Never fold between the field name and the first word of its value.
+  const firstAllowedCut = text.indexOf(':') + 2;
+  return text
+    .split('\r\n')
+    .map((line, index) => foldLine(line, index === 0 ? firstAllowedCut : 1))
+    .join('\r\n');
 }
 
-function foldLine(line: string): string {
+function foldLine(line: string, firstAllowedCut: number): string {
   const pieces: string[] = [];
   let rest = line;
+  let minCut = firstAllowedCut;
   while (rest.length > 78) {
     let cut = rest.lastIndexOf(' ', 78);
-    if (cut <= 0) cut = rest.indexOf(' ', 78);
-    // Never cut where a piece would be empty or blank: a blank line would end the header section.
-    if (cut <= 0 || rest.slice(0, cut).trim() === '' || rest.slice(cut).trim() === '') break;
+    if (cut < minCut) cut = rest.indexOf(' ', Math.max(78, minCut));
+    // Never cut where a piece would be blank: a blank line would end the header section.
+    if (cut < minCut || rest.slice(0, cut).trim() === '' || rest.slice(cut).trim() === '') break;
     pieces.push(rest.slice(0, cut));
     rest = rest.slice(cut);
+    minCut = 1;
   }
   pieces.push(rest);
   return pieces.join('\r\n');

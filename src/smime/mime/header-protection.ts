@@ -18,7 +18,7 @@ export type HpMode = 'cipher' | 'clear';
 /** The obscured Subject of hcp_baseline (RFC 9788 §3.2). */
 export const OBSCURED_SUBJECT = '[...]';
 
-/** Fields added in transit, not authored by the sender: never copied into the payload. */
+/** Trace fields are added in transit, Bcc must not reach the other recipients: never copied inside. */
 const TRACE_FIELDS = new Set(['received', 'return-path', 'bcc']);
 
 /** hcp_baseline: Subject is obscured, every other field is exposed unchanged. */
@@ -79,6 +79,7 @@ export function wrapWithProtectedHeaders(
   for (const field of protectedFields) lines.push(formatHeaderField(field.name, field.value));
   if (mode === 'cipher') {
     for (const [name, value] of outerHeaders(message, 'cipher', limits).entries()) {
+      if (isStructuralField(name)) continue; // §2.2: only non-structural fields are recorded
       lines.push(formatHeaderField('HP-Outer', `${name}: ${value}`));
     }
   }

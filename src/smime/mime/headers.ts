@@ -56,8 +56,10 @@ export function headerBytesToString(bytes: Uint8Array): string {
 
 /** Finds the end of the line starting at `pos`: content end (before CR?LF) and the next line start. */
 export function lineAt(raw: Uint8Array, pos: number, end: number): { contentEnd: number; next: number } {
-  const lf = raw.indexOf(LF, pos);
-  if (lf === -1 || lf >= end) return { contentEnd: end, next: end };
+  // Search only inside [pos, end): an unbounded search from every part would be quadratic.
+  const found = raw.subarray(pos, end).indexOf(LF);
+  if (found === -1) return { contentEnd: end, next: end };
+  const lf = pos + found;
   return { contentEnd: lf > pos && raw[lf - 1] === CR ? lf - 1 : lf, next: lf + 1 };
 }
 
@@ -144,8 +146,8 @@ function checkFieldSize(size: number, limits: HeaderLimits): void {
 }
 
 function indexOfBefore(raw: Uint8Array, byte: number, from: number, to: number): number {
-  const at = raw.indexOf(byte, from);
-  return at === -1 || at >= to ? -1 : at;
+  const at = raw.subarray(from, to).indexOf(byte);
+  return at === -1 ? -1 : from + at;
 }
 
 /** RFC 5322 §3.6.8 ftext: printable US-ASCII except colon (trailing WSP before the colon tolerated). */
@@ -412,7 +414,8 @@ export function decodeHeaderWords(value: string): string {
 export function encodeHeaderWords(text: string): string {
   const words: string[] = [];
   let chunk = '';
-  const maxPayloadBytes = 45; // 45 bytes → 60 base64 chars; with "=?UTF-8?B?" and "?=" that is 72
+  // 42 bytes → 56 base64 chars, 68 with "=?UTF-8?B?" and "?=": fits a 78-column line after "Subject: "
+  const maxPayloadBytes = 42;
   for (const char of text) {
     if (Buffer.byteLength(chunk + char, 'utf8') > maxPayloadBytes) {
       words.push(chunk);

@@ -202,8 +202,10 @@ function findDelimiter(
 ): Delimiter | undefined {
   let searchFrom = from;
   while (searchFrom < bodyEnd) {
-    const at = raw.indexOf(delimiter, searchFrom);
-    if (at === -1 || at + delimiter.length > bodyEnd) return undefined;
+    // Bounded to this body: searching the rest of the buffer from every part would be quadratic.
+    const found = raw.subarray(searchFrom, bodyEnd).indexOf(delimiter);
+    if (found === -1) return undefined;
+    const at = searchFrom + found;
     searchFrom = at + 1;
     if (at !== bodyStart && raw[at - 1] !== LF) continue;
     let pos = at + delimiter.length;

@@ -58,10 +58,33 @@ function hexValue(byte: number | undefined): number {
 /**
  * Decodes quoted-printable (RFC 2045 §6.7). Hard line breaks (CRLF or bare LF) come out as CRLF,
  * the canonical form; trailing whitespace added in transport is dropped (rule 3); a malformed '='
- * sequence is kept literally, as mail readers do.
+ * sequence is kept literally, as mail readers do. Soft breaks are removed before escapes are
+ * decoded, so an escape split by one still decodes (mailparser does the same).
  */
 export function decodeQuotedPrintable(input: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(input.length + 1);
+  const joined = joinQuotedPrintableLines(input);
+  const out = Buffer.allocUnsafe(joined.length);
+  let written = 0;
+  for (let i = 0; i < joined.length; i++) {
+    const byte = joined[i] as number;
+    const high = byte === EQUALS ? hexValue(joined[i + 1]) : -1;
+    const low = high >= 0 ? hexValue(joined[i + 2]) : -1;
+    if (low >= 0) {
+      out[written++] = (high << 4) | low;
+      i += 2;
+    } else {
+      out[written++] = byte;
+    }
+  }
+  return out.subarray(0, written);
+}
+
+/** Pass 1: strip transport whitespace at line ends, drop soft breaks, make hard breaks CRLF. */
+function joinQuotedPrintableLines(input: Uint8Array): Buffer {
+  let lineBreaks = 0;
+  for (let at = input.indexOf(LF); at !== -1; at = input.indexOf(LF, at + 1)) lineBreaks++;
+  // Each bare LF may grow into CRLF.
+  const out = Buffer.allocUnsafe(input.length + lineBreaks);
   let written = 0;
   let lineStart = 0;
   while (lineStart < input.length) {
@@ -72,26 +95,9 @@ export function decodeQuotedPrintable(input: Uint8Array): Buffer {
     if (hasBreak && contentEnd > lineStart && input[contentEnd - 1] === CR) contentEnd--;
     while (contentEnd > lineStart && (input[contentEnd - 1] === SPACE || input[contentEnd - 1] === TAB))
       contentEnd--;
-    let softBreak = false;
-    for (let i = lineStart; i < contentEnd; i++) {
-      const byte = input[i] as number;
-      if (byte !== EQUALS) {
-        out[written++] = byte;
-        continue;
-      }
-      if (i === contentEnd - 1) {
-        softBreak = true;
-        break;
-      }
-      const high = hexValue(input[i + 1]);
-      const low = hexValue(input[i + 2]);
-      if (high >= 0 && low >= 0 && i + 2 < contentEnd) {
-        out[written++] = (high << 4) | low;
-        i += 2;
-      } else {
-        out[written++] = byte;
-      }
-    }
+    const softBreak = contentEnd > lineStart && input[contentEnd - 1] === EQUALS;
+    out.set(input.subarray(lineStart, softBreak ? contentEnd - 1 : contentEnd), written);
+    written += contentEnd - lineStart - (softBreak ? 1 : 0);
     if (hasBreak && !softBreak) {
       out[written++] = CR;
       out[written++] = LF;

@@ -25,21 +25,32 @@ function assertCrlfOnly(bytes: Buffer): void {
 }
 
 function longestLine(bytes: Buffer): number {
-  return Math.max(...bytes.toString('latin1').split('\r\n').map((line) => line.length));
+  return Math.max(
+    ...bytes
+      .toString('latin1')
+      .split('\r\n')
+      .map((line) => line.length),
+  );
 }
 
 describe('buildMultipartSigned', () => {
-  const signedPart = buildMultipart('mixed', [], [
-    buildEntity([['Content-Type', 'text/plain; charset=utf-8']], Buffer.from('Grüße\r\n'), { transferEncoding: 'quoted-printable' }),
-    buildEntity(
-      [
-        ['Content-Type', 'application/pdf; name="März.pdf"'],
-        ['Content-Disposition', 'attachment; filename="Bericht März.pdf"'],
-      ],
-      Buffer.from('%PDF-1.7 binary \x00\xff', 'latin1'),
-      { transferEncoding: 'base64' },
-    ),
-  ]);
+  const signedPart = buildMultipart(
+    'mixed',
+    [],
+    [
+      buildEntity([['Content-Type', 'text/plain; charset=utf-8']], Buffer.from('Grüße\r\n'), {
+        transferEncoding: 'quoted-printable',
+      }),
+      buildEntity(
+        [
+          ['Content-Type', 'application/pdf; name="März.pdf"'],
+          ['Content-Disposition', 'attachment; filename="Bericht März.pdf"'],
+        ],
+        Buffer.from('%PDF-1.7 binary \x00\xff', 'latin1'),
+        { transferEncoding: 'base64' },
+      ),
+    ],
+  );
   const message = buildMultipartSigned({
     signedPartBytes: signedPart,
     signatureDer: fakeDer,
@@ -59,12 +70,20 @@ describe('buildMultipartSigned', () => {
     const root = parseMime(message);
     expect(root.warnings).toEqual([]);
     expect(classifySmime(root)).toBe('multipart-signed');
-    expect(root.contentType.params).toMatchObject({ protocol: 'application/pkcs7-signature', micalg: 'sha-256' });
+    expect(root.contentType.params).toMatchObject({
+      protocol: 'application/pkcs7-signature',
+      micalg: 'sha-256',
+    });
     const [signed, signature] = root.children!;
     expect(partBytes(message, signed!).equals(signedPart)).toBe(true);
-    expect(signature!.contentType).toMatchObject({ mediaType: 'application/pkcs7-signature', params: { name: 'smime.p7s' } });
+    expect(signature!.contentType).toMatchObject({
+      mediaType: 'application/pkcs7-signature',
+      params: { name: 'smime.p7s' },
+    });
     expect(headerValue(signature!, 'content-disposition')).toBe('attachment; filename=smime.p7s');
     expect(decodeBody(message, signature!).equals(fakeDer)).toBe(true);
+    const pdf = signed!.children![1]!;
+    expect(pdf.contentType.params['name']).toBe('März.pdf'); // RFC 2231 on the way out and back
     expect(decodeHeaderWords(headerValue(root, 'from')!)).toBe('Jörg Müller <joerg@example.com>');
     expect(headerValue(root, 'mime-version')).toBe('1.0');
   });
@@ -77,15 +96,26 @@ describe('buildMultipartSigned', () => {
     const names = parsed.attachments.map((a) => a.filename);
     expect(names).toEqual(expect.arrayContaining(['Bericht März.pdf', 'smime.p7s']));
     expect(parsed.attachments.find((a) => a.filename === 'smime.p7s')!.content.equals(fakeDer)).toBe(true);
-    expect(parsed.attachments.find((a) => a.filename === 'Bericht März.pdf')!.content.toString('latin1')).toBe('%PDF-1.7 binary \x00\xff');
+    expect(
+      parsed.attachments.find((a) => a.filename === 'Bericht März.pdf')!.content.toString('latin1'),
+    ).toBe('%PDF-1.7 binary \x00\xff');
   });
 
   it('refuses a signed part that is not canonical, and header injection', () => {
-    expect(() => buildMultipartSigned({ signedPartBytes: Buffer.from('a\nb'), signatureDer: fakeDer, micalg: 'sha-256' })).toThrow(
-      /canonicalize/,
-    );
     expect(() =>
-      buildMultipartSigned({ signedPartBytes: signedPart, signatureDer: fakeDer, micalg: 'sha-256', headers: { Subject: 'x\r\nBcc: evil@x' } }),
+      buildMultipartSigned({
+        signedPartBytes: Buffer.from('a\nb'),
+        signatureDer: fakeDer,
+        micalg: 'sha-256',
+      }),
+    ).toThrow(/canonicalize/);
+    expect(() =>
+      buildMultipartSigned({
+        signedPartBytes: signedPart,
+        signatureDer: fakeDer,
+        micalg: 'sha-256',
+        headers: { Subject: 'x\r\nBcc: evil@x' },
+      }),
     ).toThrow(MimeBuildError);
     expect(() => buildEntity([['Bad Name', 'x']], Buffer.alloc(0))).toThrow(MimeBuildError);
   });
@@ -105,7 +135,11 @@ describe('buildPkcs7Mime', () => {
     ['signed-data', 'pkcs7-signed-data'],
   ] as const) {
     it(`builds ${smimeType} that we and mailparser read back`, async () => {
-      const message = buildPkcs7Mime({ der: fakeDer, smimeType, headers: { From: 'a@example.com', Subject: 'x' } });
+      const message = buildPkcs7Mime({
+        der: fakeDer,
+        smimeType,
+        headers: { From: 'a@example.com', Subject: 'x' },
+      });
       assertCrlfOnly(message);
       expect(longestLine(message)).toBeLessThanOrEqual(76);
       const root = parseMime(message);
@@ -129,7 +163,9 @@ describe('MessageHeaders', () => {
     const { outer, entity } = MessageHeaders.split(message);
     expect(outer.entries().map(([name]) => name)).toEqual(['From', 'To', 'Subject', 'MIME-Version']);
     expect(outer.get('subject')).toBe('folded subject');
-    expect(entity.toString()).toBe('Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nbody é\r\n');
+    expect(entity.toString()).toBe(
+      'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nbody é\r\n',
+    );
     const joined = outer.join(entity);
     const reparsed = parseMime(joined);
     expect(headerValue(reparsed, 'content-type')).toBe('text/plain; charset=utf-8');
@@ -147,6 +183,8 @@ describe('MessageHeaders', () => {
       ['From', 'a@example.com'],
       ['subject', 'two'],
     ]);
-    expect(headers.join(Buffer.from('\r\nx')).toString()).toBe('From: a@example.com\r\nsubject: two\r\nMIME-Version: 1.0\r\n\r\nx');
+    expect(headers.join(Buffer.from('\r\nx')).toString()).toBe(
+      'From: a@example.com\r\nsubject: two\r\nMIME-Version: 1.0\r\n\r\nx',
+    );
   });
 });

@@ -31,7 +31,23 @@ async function opensslVerifiesDetached(dir: string, content: Buffer, signature: 
   await writeFile(join(dir, 'sig.der'), signature);
   const result = await exec(
     'openssl',
-    ['cms', '-verify', '-binary', '-inform', 'DER', '-in', 'sig.der', '-content', 'content.bin', '-CAfile', 'c.pem', '-purpose', 'any', '-out', 'verified.bin'],
+    [
+      'cms',
+      '-verify',
+      '-binary',
+      '-inform',
+      'DER',
+      '-in',
+      'sig.der',
+      '-content',
+      'content.bin',
+      '-CAfile',
+      'c.pem',
+      '-purpose',
+      'any',
+      '-out',
+      'verified.bin',
+    ],
     dir,
   );
   return result.code === 0;
@@ -54,24 +70,63 @@ describe.runIf(hasOpenssl)('MIME against openssl smime', () => {
       await makeSigner(dir);
       // Trailing spaces and a "From " line: the classic bytes relays like to alter.
       await writeFile(join(dir, 'msg.txt'), 'Hello world  \nFrom here\n\nsecond line\n');
-      const text = await exec('openssl', ['smime', '-sign', '-text', '-in', 'msg.txt', '-signer', 'c.pem', '-inkey', 'k.pem', '-out', 'text.eml'], dir);
+      const text = await exec(
+        'openssl',
+        [
+          'smime',
+          '-sign',
+          '-text',
+          '-in',
+          'msg.txt',
+          '-signer',
+          'c.pem',
+          '-inkey',
+          'k.pem',
+          '-out',
+          'text.eml',
+        ],
+        dir,
+      );
       expect(text.code, text.stderr).toBe(0);
       textSigned = await readFile(join(dir, 'text.eml'));
 
       attachment = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) & 0xff));
-      const entity = buildMultipart('mixed', [], [
-        buildEntity([['Content-Type', 'text/plain; charset=utf-8']], Buffer.from('Statement attached.\r\n')),
-        buildEntity(
-          [
-            ['Content-Type', 'application/pdf; name="statement.pdf"'],
-            ['Content-Disposition', 'attachment; filename="statement.pdf"'],
-          ],
-          attachment,
-          { transferEncoding: 'base64' },
-        ),
-      ]);
+      const entity = buildMultipart(
+        'mixed',
+        [],
+        [
+          buildEntity(
+            [['Content-Type', 'text/plain; charset=utf-8']],
+            Buffer.from('Statement attached.\r\n'),
+          ),
+          buildEntity(
+            [
+              ['Content-Type', 'application/pdf; name="statement.pdf"'],
+              ['Content-Disposition', 'attachment; filename="statement.pdf"'],
+            ],
+            attachment,
+            { transferEncoding: 'base64' },
+          ),
+        ],
+      );
       await writeFile(join(dir, 'entity.eml'), entity);
-      const binary = await exec('openssl', ['smime', '-sign', '-binary', '-in', 'entity.eml', '-signer', 'c.pem', '-inkey', 'k.pem', '-out', 'binary.eml'], dir);
+      const binary = await exec(
+        'openssl',
+        [
+          'smime',
+          '-sign',
+          '-binary',
+          '-in',
+          'entity.eml',
+          '-signer',
+          'c.pem',
+          '-inkey',
+          'k.pem',
+          '-out',
+          'binary.eml',
+        ],
+        dir,
+      );
       expect(binary.code, binary.stderr).toBe(0);
       binarySigned = await readFile(join(dir, 'binary.eml'));
     });
@@ -89,13 +144,47 @@ describe.runIf(hasOpenssl)('MIME against openssl smime', () => {
       const der = decodeBody(textSigned, signature);
       await writeFile(join(dir, 'content.bin'), partBytes(textSigned, signed));
       await writeFile(join(dir, 'sig.der'), der);
-      const result = await exec('openssl', ['cms', '-verify', '-binary', '-noverify', '-inform', 'DER', '-in', 'sig.der', '-content', 'content.bin', '-out', 'v.bin'], dir);
+      const result = await exec(
+        'openssl',
+        [
+          'cms',
+          '-verify',
+          '-binary',
+          '-noverify',
+          '-inform',
+          'DER',
+          '-in',
+          'sig.der',
+          '-content',
+          'content.bin',
+          '-out',
+          'v.bin',
+        ],
+        dir,
+      );
       expect(result.code, result.stderr).toBe(0);
       // One flipped byte of the same part must fail: the check really covers these bytes.
       const tampered = Buffer.from(partBytes(textSigned, signed));
-      tampered[tampered.length - 3] ^= 1;
+      tampered.writeUInt8(tampered.readUInt8(tampered.length - 3) ^ 1, tampered.length - 3);
       await writeFile(join(dir, 'content.bin'), tampered);
-      const bad = await exec('openssl', ['cms', '-verify', '-binary', '-noverify', '-inform', 'DER', '-in', 'sig.der', '-content', 'content.bin', '-out', 'v.bin'], dir);
+      const bad = await exec(
+        'openssl',
+        [
+          'cms',
+          '-verify',
+          '-binary',
+          '-noverify',
+          '-inform',
+          'DER',
+          '-in',
+          'sig.der',
+          '-content',
+          'content.bin',
+          '-out',
+          'v.bin',
+        ],
+        dir,
+      );
       expect(bad.code).not.toBe(0);
     });
   });
@@ -110,7 +199,24 @@ describe.runIf(hasOpenssl)('MIME against openssl smime', () => {
       await makeSigner(dir);
       await writeFile(join(dir, 'content.bin'), partBytes(binarySigned, signed));
       await writeFile(join(dir, 'sig.der'), decodeBody(binarySigned, signature));
-      const result = await exec('openssl', ['cms', '-verify', '-binary', '-noverify', '-inform', 'DER', '-in', 'sig.der', '-content', 'content.bin', '-out', 'v.bin'], dir);
+      const result = await exec(
+        'openssl',
+        [
+          'cms',
+          '-verify',
+          '-binary',
+          '-noverify',
+          '-inform',
+          'DER',
+          '-in',
+          'sig.der',
+          '-content',
+          'content.bin',
+          '-out',
+          'v.bin',
+        ],
+        dir,
+      );
       expect(result.code, result.stderr).toBe(0);
     });
   });
@@ -125,7 +231,24 @@ describe.runIf(hasOpenssl)('MIME against openssl smime', () => {
         await makeSigner(dir);
         await writeFile(join(dir, 'content.bin'), canonicalize(partBytes(lfOnly, signed)));
         await writeFile(join(dir, 'sig.der'), decodeBody(lfOnly, signature));
-        const result = await exec('openssl', ['cms', '-verify', '-binary', '-noverify', '-inform', 'DER', '-in', 'sig.der', '-content', 'content.bin', '-out', 'v.bin'], dir);
+        const result = await exec(
+          'openssl',
+          [
+            'cms',
+            '-verify',
+            '-binary',
+            '-noverify',
+            '-inform',
+            'DER',
+            '-in',
+            'sig.der',
+            '-content',
+            'content.bin',
+            '-out',
+            'v.bin',
+          ],
+          dir,
+        );
         expect(result.code, result.stderr).toBe(0);
       });
     }
@@ -135,10 +258,30 @@ describe.runIf(hasOpenssl)('MIME against openssl smime', () => {
     await withTempDir(async (dir) => {
       await makeSigner(dir);
       const entity = toSevenBitSafe(
-        Buffer.from('Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße aus der Bank  \nFrom now on\n'),
+        Buffer.from(
+          'Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nGrüße aus der Bank  \nFrom now on\n',
+        ),
       );
       await writeFile(join(dir, 'entity.eml'), entity);
-      const sig = await exec('openssl', ['cms', '-sign', '-binary', '-outform', 'DER', '-in', 'entity.eml', '-signer', 'c.pem', '-inkey', 'k.pem', '-out', 'sig.der'], dir);
+      const sig = await exec(
+        'openssl',
+        [
+          'cms',
+          '-sign',
+          '-binary',
+          '-outform',
+          'DER',
+          '-in',
+          'entity.eml',
+          '-signer',
+          'c.pem',
+          '-inkey',
+          'k.pem',
+          '-out',
+          'sig.der',
+        ],
+        dir,
+      );
       expect(sig.code, sig.stderr).toBe(0);
       const message = buildMultipartSigned({
         signedPartBytes: entity,
@@ -151,14 +294,31 @@ describe.runIf(hasOpenssl)('MIME against openssl smime', () => {
         ],
       });
       await writeFile(join(dir, 'signed.eml'), message);
-      const verify = await exec('openssl', ['smime', '-verify', '-in', 'signed.eml', '-CAfile', 'c.pem', '-purpose', 'any', '-out', 'content.eml'], dir);
+      const verify = await exec(
+        'openssl',
+        [
+          'smime',
+          '-verify',
+          '-in',
+          'signed.eml',
+          '-CAfile',
+          'c.pem',
+          '-purpose',
+          'any',
+          '-out',
+          'content.eml',
+        ],
+        dir,
+      );
       expect(verify.code, verify.stderr).toBe(0);
       expect((await readFile(join(dir, 'content.eml'))).equals(entity)).toBe(true);
       // And our own reader returns the same bytes OpenSSL verified.
       const root = parseMime(message);
       const { signed, signature } = signedParts(root);
       expect(partBytes(message, signed).equals(entity)).toBe(true);
-      expect(await opensslVerifiesDetached(dir, partBytes(message, signed), decodeBody(message, signature))).toBe(true);
+      expect(
+        await opensslVerifiesDetached(dir, partBytes(message, signed), decodeBody(message, signature)),
+      ).toBe(true);
     });
   });
 
@@ -167,12 +327,36 @@ describe.runIf(hasOpenssl)('MIME against openssl smime', () => {
       await makeSigner(dir);
       const entity = Buffer.from('Content-Type: text/plain\r\n\r\nsecret statement\r\n');
       await writeFile(join(dir, 'entity.eml'), entity);
-      const enc = await exec('openssl', ['cms', '-encrypt', '-binary', '-aes-256-cbc', '-outform', 'DER', '-in', 'entity.eml', '-out', 'env.der', 'c.pem'], dir);
+      const enc = await exec(
+        'openssl',
+        [
+          'cms',
+          '-encrypt',
+          '-binary',
+          '-aes-256-cbc',
+          '-outform',
+          'DER',
+          '-in',
+          'entity.eml',
+          '-out',
+          'env.der',
+          'c.pem',
+        ],
+        dir,
+      );
       expect(enc.code, enc.stderr).toBe(0);
-      const message = buildPkcs7Mime({ der: await readFile(join(dir, 'env.der')), smimeType: 'enveloped-data', headers: { To: 'bob@example.com' } });
+      const message = buildPkcs7Mime({
+        der: await readFile(join(dir, 'env.der')),
+        smimeType: 'enveloped-data',
+        headers: { To: 'bob@example.com' },
+      });
       expect(classifySmime(parseMime(message))).toBe('pkcs7-enveloped');
       await writeFile(join(dir, 'enc.eml'), message);
-      const dec = await exec('openssl', ['smime', '-decrypt', '-in', 'enc.eml', '-recip', 'c.pem', '-inkey', 'k.pem', '-out', 'plain.eml'], dir);
+      const dec = await exec(
+        'openssl',
+        ['smime', '-decrypt', '-in', 'enc.eml', '-recip', 'c.pem', '-inkey', 'k.pem', '-out', 'plain.eml'],
+        dir,
+      );
       expect(dec.code, dec.stderr).toBe(0);
       expect((await readFile(join(dir, 'plain.eml'))).equals(entity)).toBe(true);
     });

@@ -32,7 +32,21 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
 export async function makeSigner(dir: string): Promise<void> {
   const result = await exec(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '2', '-subj', '/CN=alice/emailAddress=alice@example.com'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'k.pem',
+      '-out',
+      'c.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=alice/emailAddress=alice@example.com',
+    ],
     dir,
   );
   if (result.code !== 0) throw new Error(`openssl req failed: ${result.stderr}`);

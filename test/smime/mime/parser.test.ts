@@ -62,7 +62,12 @@ describe('parseMime', () => {
 
   it('gives the same tree for LF-only and mixed line endings, with offsets into the one buffer', () => {
     const lf = Buffer.from(SAMPLE.replace(/\r\n/g, '\n'), 'latin1');
-    const mixed = Buffer.from(SAMPLE.split('\r\n').map((line, i) => line + (i % 2 ? '\n' : '\r\n')).join(''), 'latin1');
+    const mixed = Buffer.from(
+      SAMPLE.split('\r\n')
+        .map((line, i) => line + (i % 2 ? '\n' : '\r\n'))
+        .join(''),
+      'latin1',
+    );
     for (const raw of [lf, mixed]) {
       const root = parseMime(raw);
       expect(root.children).toHaveLength(2);
@@ -73,7 +78,9 @@ describe('parseMime', () => {
   });
 
   it('records a warning and keeps the rest as the last part when the closing boundary is missing', () => {
-    const raw = Buffer.from('Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b\r\n\r\ntwo\r\n');
+    const raw = Buffer.from(
+      'Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b\r\n\r\ntwo\r\n',
+    );
     const root = parseMime(raw);
     expect(root.children!.map((c) => decodeBody(raw, c).toString())).toEqual(['one', 'two\r\n']);
     expect(root.warnings.map((w) => w.message).join()).toMatch(/closing delimiter/);
@@ -87,7 +94,9 @@ describe('parseMime', () => {
   });
 
   it('parses message/rfc822 bodies as nested messages and defaults multipart/digest children to it', () => {
-    const raw = Buffer.from('Content-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: text/html\r\n\r\n<p>x</p>');
+    const raw = Buffer.from(
+      'Content-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: text/html\r\n\r\n<p>x</p>',
+    );
     const root = parseMime(raw);
     expect(headerValue(root.children![0]!, 'subject')).toBe('inner');
     expect(root.children![0]!.contentType.mediaType).toBe('text/html');
@@ -112,7 +121,9 @@ describe('limits', () => {
   });
 
   it('stops a million tiny parts at the parts cap', () => {
-    const raw = Buffer.from('Content-Type: multipart/mixed; boundary=b\r\n\r\n' + '--b\r\n\r\n'.repeat(1_000_000) + '--b--\r\n');
+    const raw = Buffer.from(
+      'Content-Type: multipart/mixed; boundary=b\r\n\r\n' + '--b\r\n\r\n'.repeat(1_000_000) + '--b--\r\n',
+    );
     const started = Date.now();
     expect(() => parseMime(raw)).toThrow(/more than 10000 MIME parts/);
     expect(Date.now() - started).toBeLessThan(3000);
@@ -120,13 +131,30 @@ describe('limits', () => {
   });
 
   it('stops a 100k-deep nesting attempt at the depth limit', () => {
-    const levels = Array.from({ length: 100_000 }, (_, i) => `Content-Type: multipart/mixed; boundary=b${i}\r\n\r\n--b${i}\r\n`);
+    const levels = Array.from(
+      { length: 100_000 },
+      (_, i) => `Content-Type: multipart/mixed; boundary=b${i}\r\n\r\n--b${i}\r\n`,
+    );
     const raw = Buffer.from(levels.join(''));
     const started = Date.now();
     expect(() => parseMime(raw)).toThrow(/nesting deeper than 32/);
     const rfc822 = Buffer.from('Content-Type: message/rfc822\r\n\r\n'.repeat(100_000));
     expect(() => parseMime(rfc822)).toThrow(/nesting deeper than 32/);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('stays linear when thousands of parts lack their own delimiters or header colons', () => {
+    const child = 'Content-Type: multipart/mixed; boundary=zz\r\n\r\n' + 'x'.repeat(500) + '\r\n';
+    const noColon = 'no colon here ' + 'y'.repeat(500) + '\r\n';
+    const raw = Buffer.from(
+      'Content-Type: multipart/mixed; boundary=b\r\n\r\n' +
+        ('--b\r\n' + child + '--b\r\n' + noColon).repeat(4000) +
+        '--b--\r\n--zz\r\n',
+    );
+    const started = Date.now();
+    const root = parseMime(raw);
+    expect(root.children).toHaveLength(8000);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('applies the header count, total size and boundary length limits', () => {
@@ -140,15 +168,22 @@ describe('limits', () => {
 
 describe('header values', () => {
   it('parses Content-Type defaults and parameters', () => {
-    expect(parseContentType(undefined)).toMatchObject({ mediaType: 'text/plain', params: { charset: 'us-ascii' } });
+    expect(parseContentType(undefined)).toMatchObject({
+      mediaType: 'text/plain',
+      params: { charset: 'us-ascii' },
+    });
     expect(parseContentType('garbage')).toMatchObject({ mediaType: 'text/plain' });
-    expect(parseContentType('Application/PKCS7-MIME; smime-type="enveloped-data"; Name=smime.p7m')).toMatchObject({
+    expect(
+      parseContentType('Application/PKCS7-MIME; smime-type="enveloped-data"; Name=smime.p7m'),
+    ).toMatchObject({
       type: 'application',
       subtype: 'pkcs7-mime',
       params: { 'smime-type': 'enveloped-data', name: 'smime.p7m' },
     });
     expect(parseParameterized('attachment; filename="a \\"q\\".txt"').params['filename']).toBe('a "q".txt');
-    expect(parseParameterized("attachment; filename*=iso-8859-1'en'%E9t%E9.txt").params['filename']).toBe('été.txt');
+    expect(parseParameterized("attachment; filename*=iso-8859-1'en'%E9t%E9.txt").params['filename']).toBe(
+      'été.txt',
+    );
   });
 
   it('decodes RFC 2047 words in Q and B, drops whitespace between words, keeps malformed ones', () => {
