@@ -153,7 +153,7 @@ export async function makeOpensslPki(): Promise<OpensslPki> {
   const file = (name: string) => join(dir, name);
   let crlCount = 0;
   let crlBody = Buffer.alloc(0);
-  let intDer = Buffer.alloc(0);
+  let intDer: Buffer = Buffer.alloc(0);
   const crlServer: Server = createServer((req, res) => {
     if (req.url === '/int.crt') {
       res.writeHead(200, { 'content-type': 'application/pkix-cert' }).end(intDer);

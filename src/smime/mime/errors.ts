@@ -17,8 +17,5 @@ export class MimeLimitError extends MimeError {
   }
 }
 
-/** Input is not MIME we can make sense of (e.g. a header section that never ends within the limit). */
-export class MimeSyntaxError extends MimeError {}
-
 /** Arguments handed to a builder would produce a broken or unsafe message (header injection, bad name). */
 export class MimeBuildError extends MimeError {}
