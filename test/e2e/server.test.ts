@@ -8,6 +8,7 @@ import { createLogger } from '../../src/util/logger.js';
 import { openSealpost, type Sealpost } from '../../src/app/context.js';
 import { initialise } from '../../src/app/init.js';
 import { startServer, type RunningServer } from '../../src/app/runtime.js';
+import { freePort } from '../../src/app/free-port.js';
 import { run, haveOracle } from '../helpers/run.js';
 
 const hasOpenssl = haveOracle('openssl');
@@ -22,14 +23,15 @@ describe('sealpost serve: public PKI endpoints and REST API', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sealpost-srv-'));
-    const config = loadConfig({ dataDir: join(dir, 'data'), env: {}, overrides: { port: 0 } });
+    const port = await freePort('127.0.0.1');
+    const config = loadConfig({ dataDir: join(dir, 'data'), env: {}, overrides: { port } });
     ctx = await openSealpost(config, createLogger('silent'), { createMasterKey: true });
     const init = await initialise(ctx, { orgName: 'Server Test Bank', actor: 'test' });
     admin = (await readFile(init.adminKeyFile ?? '', 'utf8')).trim();
     server = await startServer(ctx, {
       roles: ['ca', 'ocsp', 'tsa', 'api'],
       host: '127.0.0.1',
-      port: 0,
+      port,
       pollMs: 200,
     });
     base = server.url;

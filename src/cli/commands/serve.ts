@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { initialise, ADMIN_KEY_FILE } from '../../app/init.js';
 import { openSealpost } from '../../app/context.js';
 import { startServer } from '../../app/runtime.js';
+import { freePort } from '../../app/free-port.js';
 import type { Role } from '../../config/config.js';
 import { createLogger } from '../../util/logger.js';
 import { CliError, configFor, globals, parseList } from '../common.js';
@@ -25,12 +26,15 @@ export function registerServe(program: Command): void {
       const port = o.port === undefined ? undefined : Number(o.port);
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
         throw new CliError('--port must be 0…65535');
-      const config = configFor(g, {
+      const overrides = {
         ...(roles ? { roles: roles as Role[] } : {}),
         ...(o.host ? { host: o.host } : {}),
         ...(port !== undefined ? { port } : {}),
         ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
-      });
+      };
+      let config = configFor(g, overrides);
+      // "Any port" is resolved now, so first-run certificates name the port actually served.
+      if (config.port === 0) config = configFor(g, { ...overrides, port: await freePort(config.host) });
       const log = createLogger(config.logLevel);
       const ctx = await openSealpost(config, log, { createMasterKey: true });
       const init = await initialise(ctx, { actor: 'system:first-run' });
