@@ -36,14 +36,12 @@ export async function buildServer(p: ServerParts): Promise<{ app: FastifyInstanc
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
-    void reply
-      .status(404)
-      .send({
-        error: {
-          code: 'not_found',
-          message: `no route ${request.method} ${request.url.split('?')[0]}; the API is described at /docs`,
-        },
-      });
+    void reply.status(404).send({
+      error: {
+        code: 'not_found',
+        message: `no route ${request.method} ${request.url.split('?')[0]}; the API is described at /docs`,
+      },
+    });
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpDuration.observe(

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { run, sealpost, haveOracle } from '../helpers/run.js';
+import { opensslVerify, splitChain } from '../helpers/openssl.js';
 
 const hasOpenssl = haveOracle('openssl');
 
@@ -81,32 +82,11 @@ describe('sealpost CLI on the embedded default (SQLite, software keys)', () => {
         'smime-signing',
       ]);
 
-      await run('sh', [
-        '-c',
-        `awk 'BEGIN{n=0} /BEGIN/{n++} {print > ("${out}/ca" n ".pem")}' ${out}/chain.pem`,
-      ]);
-      const signing = await run('openssl', [
-        'verify',
-        '-purpose',
-        'smimesign',
-        '-CAfile',
-        join(out, 'ca2.pem'),
-        '-untrusted',
-        join(out, 'ca1.pem'),
-        join(out, 'signing.pem'),
-      ]);
+      const ca = await splitChain(join(out, 'chain.pem'), out);
+      const signing = await opensslVerify({ purpose: 'smimesign', ...ca, cert: join(out, 'signing.pem') });
       expect(signing.stdout).toContain('OK');
       expect(signing.code).toBe(0);
-      const enc = await run('openssl', [
-        'verify',
-        '-purpose',
-        'smimeencrypt',
-        '-CAfile',
-        join(out, 'ca2.pem'),
-        '-untrusted',
-        join(out, 'ca1.pem'),
-        join(out, 'encryption.pem'),
-      ]);
+      const enc = await opensslVerify({ purpose: 'smimeencrypt', ...ca, cert: join(out, 'encryption.pem') });
       expect(enc.code).toBe(0);
 
       const text = await run('openssl', ['x509', '-in', join(out, 'signing.pem'), '-noout', '-text']);

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, sealpost, haveOracle } from '../helpers/run.js';
+import { opensslVerify } from '../helpers/openssl.js';
 
 const hasOpenssl = haveOracle('openssl');
 
@@ -139,16 +140,12 @@ describe.skipIf(!hasOpenssl)('init --import-ca: taking over an existing issuing 
       data,
     ]);
     expect(issued.code, issued.stderr).toBe(0);
-    const verify = await run('openssl', [
-      'verify',
-      '-purpose',
-      'smimesign',
-      '-CAfile',
-      join(dir, 'root.pem'),
-      '-untrusted',
-      join(dir, 'issuing.pem'),
-      join(out, 'signing.pem'),
-    ]);
+    const verify = await opensslVerify({
+      purpose: 'smimesign',
+      root: join(dir, 'root.pem'),
+      issuing: join(dir, 'issuing.pem'),
+      cert: join(out, 'signing.pem'),
+    });
     expect(verify.stdout).toContain('OK');
     expect(verify.code).toBe(0);
 

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import type { CaService, CertificateRecord, IssuedCertificate, UserUsage } from '../../ca/ca-service.js';
+import type { CaService, IssuedCertificate, UserUsage } from '../../ca/ca-service.js';
 import { REVOCATION_REASONS } from '../../ca/ca-service.js';
 import type { RevocationReason } from '../../pkix/crl.js';
 import type { ValidationModel } from '../../ca/profiles.js';
 import type { KeyAlgorithm } from '../../crypto/key-handle.js';
 import { KEY_ALGORITHMS } from '../../crypto/key-handle.js';
 import { toPem } from '../../pkix/pem.js';
+import { certificateView } from '../../ca/certificate-view.js';
 import { buildPkcs12 } from '../../pkix/pkcs12.js';
 import type { ApiKeyService } from '../api-keys.js';
 import { actorOf, requireScope } from '../auth.js';
@@ -165,7 +166,7 @@ export async function certificateRoutes(
       const record = await ca.get(request.params.serial);
       if (!record)
         throw new HttpError(404, 'not_found', `no certificate with serial ${request.params.serial}`);
-      return recordView(record);
+      return certificateView(record, { pem: true });
     },
   );
 
@@ -201,7 +202,7 @@ export async function certificateRoutes(
         ...(q.status ? { status: q.status } : {}),
         limit: q.limit ?? 100,
       });
-      return { certificates: records.map(recordView) };
+      return { certificates: records.map((r) => certificateView(r, { pem: true })) };
     },
   );
 
@@ -232,7 +233,7 @@ export async function certificateRoutes(
       // This node's OCSP cache and CRL follow at once; other nodes follow on their next poll.
       await opts.ocsp?.pollRevocations();
       void opts.crl?.kick();
-      return recordView(record);
+      return certificateView(record, { pem: true });
     },
   );
 }
@@ -263,21 +264,5 @@ function issuedView(i: IssuedCertificate) {
     revokedAt: null,
     revocationReason: null,
     pem: toPem(c.der, 'CERTIFICATE'),
-  };
-}
-
-export function recordView(r: CertificateRecord) {
-  return {
-    serial: r.serial,
-    authority: r.authorityId,
-    profile: r.profile,
-    subject: r.subject,
-    email: r.email,
-    notBefore: r.notBefore,
-    notAfter: r.notAfter,
-    status: r.status,
-    revokedAt: r.revokedAt,
-    revocationReason: r.revocationReason,
-    pem: toPem(r.certificate, 'CERTIFICATE'),
   };
 }

@@ -1,16 +1,12 @@
 import type { Command } from 'commander';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  REVOCATION_REASONS,
-  ISSUING_ID,
-  type CertificateRecord,
-  type UserUsage,
-} from '../../ca/ca-service.js';
+import { REVOCATION_REASONS, ISSUING_ID, type UserUsage } from '../../ca/ca-service.js';
 import type { ValidationModel } from '../../ca/profiles.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from '../../crypto/key-handle.js';
 import type { RevocationReason } from '../../pkix/crl.js';
 import { toPem } from '../../pkix/pem.js';
+import { certificateView } from '../../ca/certificate-view.js';
 import { buildPkcs12 } from '../../pkix/pkcs12.js';
 import { CliError, globals, output, readPassword, withSealpost } from '../common.js';
 
@@ -147,7 +143,7 @@ export function registerCa(program: Command): void {
         });
         output(
           g,
-          recordJson(record),
+          certificateView(record),
           () =>
             `Revoked ${record.serial} (${record.subject}) at ${record.revokedAt}, reason ${record.revocationReason}`,
         );
@@ -215,7 +211,7 @@ export function registerCa(program: Command): void {
           ...(o.status ? { status: o.status as 'valid' | 'revoked' } : {}),
           limit: Number(o.limit) || 50,
         });
-        output(g, { certificates: records.map(recordJson) }, () =>
+        output(g, { certificates: records.map((r) => certificateView(r)) }, () =>
           records.length === 0
             ? 'No certificates.'
             : records
@@ -236,7 +232,7 @@ export function registerCa(program: Command): void {
       await withSealpost(g, async (ctx) => {
         const r = await ctx.ca.get(o.serial);
         if (!r) throw new CliError(`no certificate with serial ${o.serial}`);
-        output(g, { ...recordJson(r), pem: toPem(r.certificate, 'CERTIFICATE') }, () =>
+        output(g, { ...certificateView(r), pem: toPem(r.certificate, 'CERTIFICATE') }, () =>
           [
             `serial:   ${r.serial}`,
             `subject:  ${r.subject}`,
@@ -247,19 +243,4 @@ export function registerCa(program: Command): void {
         );
       });
     });
-}
-
-function recordJson(r: CertificateRecord) {
-  return {
-    serial: r.serial,
-    authority: r.authorityId,
-    profile: r.profile,
-    subject: r.subject,
-    email: r.email,
-    notBefore: r.notBefore,
-    notAfter: r.notAfter,
-    status: r.status,
-    revokedAt: r.revokedAt,
-    revocationReason: r.revocationReason,
-  };
 }
