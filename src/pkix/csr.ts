@@ -1,7 +1,6 @@
 /** PKCS#10 certification requests (RFC 2986): parse with proof-of-possession check, and build for clients. */
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { CertificationRequest } from '@peculiar/asn1-csr';
-import { Extensions, SubjectAlternativeName, type Name } from '@peculiar/asn1-x509';
+import { AlgorithmIdentifier, Name } from '@peculiar/asn1-x509';
 import type { KeyAlgorithm, KeyHandle } from '../crypto/key-handle.js';
 import { defaultHashFor } from '../crypto/key-handle.js';
 import { keyAlgorithmOfSpki, verifySignature } from './algorithms.js';
@@ -16,8 +15,13 @@ import {
   serialize,
   setOf,
   TAG,
+  decodeOid,
+  decodeSmallInteger,
+  readTlv,
   tlv,
   tlvBytes,
+  tlvContent,
+  type Tlv,
 } from './der.js';
 import { Asn1Error, CsrError } from './errors.js';
 import { subjectAltNameEmails } from './extensions.js';
@@ -35,15 +39,25 @@ export interface ParsedCsr {
   emails: string[];
 }
 
-function emailsFromExtensionRequest(csr: CertificationRequest): string[] {
+/** rfc822Names of the subjectAltName inside an extensionRequest attribute (RFC 2985 §5.4.2), read from DER. */
+function emailsFromAttributes(der: Buffer, attributes: Tlv | undefined): string[] {
   const emails: string[] = [];
-  for (const attr of csr.certificationRequestInfo.attributes ?? []) {
-    if (attr.type !== OID_PKCS9.extensionRequest) continue;
-    for (const value of attr.values) {
-      for (const ext of AsnConvert.parse(value, Extensions)) {
-        if (ext.extnID !== OID_EXT.subjectAltName) continue;
-        for (const gn of AsnConvert.parse(ext.extnValue.buffer, SubjectAlternativeName)) {
-          if (gn.rfc822Name !== undefined) emails.push(gn.rfc822Name.toLowerCase());
+  if (!attributes) return emails;
+  for (const attr of children(der, attributes, 'attributes')) {
+    const [type, values] = children(der, attr, 'attribute');
+    if (!type || type.tag !== TAG.OID || decodeOid(tlvContent(der, type)) !== OID_PKCS9.extensionRequest)
+      continue;
+    if (!values) continue;
+    for (const extensions of children(der, values, 'extensionRequest')) {
+      for (const ext of children(der, extensions, 'extensions')) {
+        const fields = children(der, ext, 'extension');
+        const id = fields[0];
+        const value = fields[fields.length - 1];
+        if (!id || !value || decodeOid(tlvContent(der, id)) !== OID_EXT.subjectAltName) continue;
+        const names = readTlv(der, value.contentStart, value.contentEnd, 'subjectAltName');
+        for (const gn of children(der, names, 'GeneralNames')) {
+          // rfc822Name is [1] IMPLICIT IA5String (RFC 5280 §4.2.1.6).
+          if (gn.tag === 0x81) emails.push(tlvContent(der, gn).toString('latin1').toLowerCase());
         }
       }
     }
@@ -73,27 +87,39 @@ function parseCsrUnchecked(input: Uint8Array | string): ParsedCsr {
   if (root.tag !== TAG.SEQUENCE || infoTlv?.tag !== TAG.SEQUENCE) {
     throw new Asn1Error('expected SEQUENCE { certificationRequestInfo, signatureAlgorithm, signature }');
   }
-  const csr = AsnConvert.parse(der, CertificationRequest);
-  const info = csr.certificationRequestInfo;
-  if (info.version !== 0) throw new CsrError(`certificate request version ${info.version} is not v1 (0)`);
-  // The SPKI exactly as received (3rd field of CertificationRequestInfo): no re-encoding on the issuance path.
-  const spkiTlv = children(der, infoTlv)[2];
-  if (!spkiTlv || spkiTlv.tag !== TAG.SEQUENCE)
-    throw new Asn1Error('certificationRequestInfo: subjectPKInfo missing');
+  // Read the fields straight from the DER (RFC 2986 §4): this runs for every issuance.
+  const [, sigAlgTlv, sigTlv] = children(der, root);
+  if (sigAlgTlv?.tag !== TAG.SEQUENCE || sigTlv?.tag !== TAG.BIT_STRING) {
+    throw new Asn1Error(
+      'expected the signature algorithm and a BIT STRING signature after certificationRequestInfo',
+    );
+  }
+  const [versionTlv, subjectTlv, spkiTlv, attributesTlv] = children(der, infoTlv, 'certificationRequestInfo');
+  if (versionTlv?.tag !== TAG.INTEGER || subjectTlv?.tag !== TAG.SEQUENCE || spkiTlv?.tag !== TAG.SEQUENCE) {
+    throw new Asn1Error('certificationRequestInfo: expected version, subject and subjectPKInfo');
+  }
+  const version = decodeSmallInteger(tlvContent(der, versionTlv), 'version');
+  if (version !== 0) throw new CsrError(`certificate request version ${version} is not v1 (0)`);
+  if (attributesTlv && attributesTlv.tag !== 0xa0)
+    throw new Asn1Error('certificationRequestInfo: attributes must be [0]');
+  // The SPKI exactly as received: no re-encoding on the issuance path.
   const spki = tlvBytes(der, spkiTlv);
   const keyAlgorithm = keyAlgorithmOfSpki(spki);
-  if (!verifySignature(spki, csr.signatureAlgorithm, tlvBytes(der, infoTlv), Buffer.from(csr.signature))) {
+  const signatureAlgorithm = AsnConvert.parse(tlvBytes(der, sigAlgTlv), AlgorithmIdentifier);
+  const signature = tlvContent(der, sigTlv).subarray(1);
+  if (!verifySignature(spki, signatureAlgorithm, tlvBytes(der, infoTlv), signature)) {
     throw new CsrError(
       'certificate request signature does not verify with its own public key (no proof of possession); create it again with the matching private key',
     );
   }
+  const subject = AsnConvert.parse(tlvBytes(der, subjectTlv), Name);
   return {
     der,
-    subject: info.subject,
-    subjectString: nameToString(info.subject),
+    subject,
+    subjectString: nameToString(subject),
     spki,
     keyAlgorithm,
-    emails: emailsFromExtensionRequest(csr),
+    emails: emailsFromAttributes(der, attributesTlv),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Content encryption for EnvelopedData (AES-CBC, RFC 3565) and AuthEnvelopedData (AES-GCM, RFC 5084), and
- * Triple-DES-CBC for reading legacy mail only (RFC 3370 §5.1; never written).
+ * Triple-DES-CBC and RC2-CBC for reading legacy messages only (RFC 3370 §5.1, §5.2; never written). RC2 is
+ * what PDFBox puts in the /Recipients envelopes of public-key-encrypted PDFs.
  */
 import {
   createCipheriv,
@@ -14,9 +15,10 @@ import { integer, octetString, oid, sequence } from '../der.js';
 import { Asn1Error } from '../errors.js';
 import type { BerCursor, BerNode } from './ber.js';
 import { CmsDecryptError } from './envelope-errors.js';
+import { rc2CbcDecrypt } from '../rc2.js';
 
 export type ContentCipher = 'aes-256-cbc' | 'aes-128-cbc' | 'aes-256-gcm' | 'aes-128-gcm';
-export type ReadableContentCipher = ContentCipher | 'des-ede3-cbc';
+export type ReadableContentCipher = ContentCipher | 'des-ede3-cbc' | 'rc2-cbc';
 
 export const CONTENT_CIPHER_OID: Record<ReadableContentCipher, string> = {
   'aes-128-cbc': '2.16.840.1.101.3.4.1.2',
@@ -24,6 +26,7 @@ export const CONTENT_CIPHER_OID: Record<ReadableContentCipher, string> = {
   'aes-128-gcm': '2.16.840.1.101.3.4.1.6',
   'aes-256-gcm': '2.16.840.1.101.3.4.1.46',
   'des-ede3-cbc': '1.2.840.113549.3.7',
+  'rc2-cbc': '1.2.840.113549.3.2',
 };
 const CIPHER_BY_OID = new Map(
   Object.entries(CONTENT_CIPHER_OID).map(([name, o]) => [o, name as ReadableContentCipher]),
@@ -35,6 +38,8 @@ export const CONTENT_KEY_LENGTH: Record<ReadableContentCipher, number> = {
   'aes-128-gcm': 16,
   'aes-256-gcm': 32,
   'des-ede3-cbc': 24,
+  // RC2 keys vary; 16 bytes (128 bits) is what PDFBox and most RC2 writers use. See ContentAlgorithm.keyLength.
+  'rc2-cbc': 16,
 };
 
 const BLOCK_SIZE: Record<ReadableContentCipher, number> = {
@@ -43,6 +48,7 @@ const BLOCK_SIZE: Record<ReadableContentCipher, number> = {
   'aes-128-gcm': 1,
   'aes-256-gcm': 1,
   'des-ede3-cbc': 8,
+  'rc2-cbc': 8,
 };
 
 export const isAead = (c: ReadableContentCipher): boolean => c.endsWith('-gcm');
@@ -105,6 +111,31 @@ export interface ContentAlgorithm {
   iv: Buffer;
   /** GCM only: the aes-ICVlen the sender declared. */
   tagLength?: number;
+  /** RC2 only: effective key bits from RC2CBCParameter's version (RFC 2268 §6); absent = the key's length. */
+  effectiveBits?: number;
+  /** Content-key length in bytes when the parameters fix it (RC2); else CONTENT_KEY_LENGTH[cipher]. */
+  keyLength?: number;
+}
+
+/** RFC 2268 §6: rc2ParameterVersion → effective key bits for the three common sizes; ≥ 256 means itself. */
+const RC2_VERSION_BITS = new Map([
+  [160, 40],
+  [120, 64],
+  [58, 128],
+]);
+
+/** RC2-CBCParameter ::= SEQUENCE { rc2ParameterVersion INTEGER OPTIONAL, iv OCTET STRING (8) } (RFC 3370 §5.2). */
+function parseRc2Parameters(c: BerCursor, params: BerNode): ContentAlgorithm {
+  const seq = c.into(params, 'RC2-CBCParameter');
+  const version = seq.optional(0x02);
+  const iv = seq.octets(seq.take(0x04, 'iv'), 'iv', 64);
+  if (iv.length !== 8) throw new Asn1Error('RC2-CBCParameter: the IV must be 8 bytes');
+  if (!version) return { cipher: 'rc2-cbc', iv };
+  const v = seq.smallInteger(version, 'rc2ParameterVersion');
+  const bits = RC2_VERSION_BITS.get(v) ?? (v >= 256 && v <= 1024 ? v : undefined);
+  if (bits === undefined)
+    throw new CmsDecryptError(`RC2 parameter version ${v} names no effective key length we read`);
+  return { cipher: 'rc2-cbc', iv, effectiveBits: bits, keyLength: Math.min(128, Math.ceil(bits / 8)) };
 }
 
 /** Read contentEncryptionAlgorithm; an algorithm we do not read is a CmsDecryptError that names it. */
@@ -114,10 +145,11 @@ export function parseContentAlgorithm(c: BerCursor, node: BerNode): ContentAlgor
   const cipher = CIPHER_BY_OID.get(algOid);
   if (!cipher) {
     throw new CmsDecryptError(
-      `content cipher ${algOid} is not supported; AES-128/256 in CBC or GCM mode and 3DES-CBC are`,
+      `content cipher ${algOid} is not supported; AES-128/256 in CBC or GCM mode, 3DES-CBC and RC2-CBC are`,
     );
   }
   const params = alg.any('parameters');
+  if (cipher === 'rc2-cbc') return parseRc2Parameters(alg, params);
   if (!isAead(cipher)) {
     if (params.tag !== 0x04 && params.tag !== 0x24)
       throw new Asn1Error('contentEncryptionAlgorithm: the IV is not an OCTET STRING');
@@ -146,6 +178,7 @@ export function decryptContent(
   ciphertext: Buffer,
   aead?: { tag: Buffer; aad?: Buffer },
 ): Buffer | undefined {
+  if (alg.cipher === 'rc2-cbc') return decryptRc2(alg, key, ciphertext);
   if (key.length !== CONTENT_KEY_LENGTH[alg.cipher]) return undefined;
   try {
     if (isAead(alg.cipher)) {
@@ -160,6 +193,17 @@ export function decryptContent(
     if (ciphertext.length === 0 || ciphertext.length % BLOCK_SIZE[alg.cipher] !== 0) return undefined;
     const decipher = createDecipheriv(alg.cipher, key, alg.iv);
     return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+  } catch {
+    return undefined;
+  }
+}
+
+function decryptRc2(alg: ContentAlgorithm, key: Buffer, ciphertext: Buffer): Buffer | undefined {
+  if (key.length < 1 || key.length > 128 || (alg.keyLength !== undefined && key.length !== alg.keyLength))
+    return undefined;
+  try {
+    // Without a version, Bouncy Castle (PDFBox) and OpenSSL use the whole key as the effective length.
+    return rc2CbcDecrypt(key, alg.effectiveBits ?? Math.min(1024, key.length * 8), alg.iv, ciphertext);
   } catch {
     return undefined;
   }

@@ -361,7 +361,7 @@ export async function decryptEnvelopedData(der: Buffer, keys: DecryptionKey[]): 
   const env = parseEnvelope(der);
   const candidates = findCandidates(env.recipientInfos, keys);
   if (candidates.length === 0) throw noMatchError(env.recipientInfos);
-  const keyLength = CONTENT_KEY_LENGTH[env.algorithm.cipher];
+  const keyLength = env.algorithm.keyLength ?? CONTENT_KEY_LENGTH[env.algorithm.cipher];
   for (const c of candidates) {
     const { cek, keyTransport } = await recoverContentKey(
       c.ri,

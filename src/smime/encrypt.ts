@@ -1,0 +1,71 @@
+/**
+ * Encrypting a message (RFC 8551 §3.3): the entity becomes CMS EnvelopedData (or AuthEnvelopedData for AES-GCM,
+ * RFC 5083) inside application/pkcs7-mime, streamed chunk by chunk. The sender is added as a recipient so the
+ * sent copy stays readable; RFC 9788 header protection moves the real header fields inside and obscures Subject.
+ */
+import { Readable } from 'node:stream';
+import { createEnvelopedDataEncryptor, type ContentCipher } from '../pkix/cms/enveloped-data.js';
+import { chooseAlgorithms, type AlgorithmChoice, type EncryptionTarget } from './algorithms.js';
+import {
+  base64Lines,
+  collect,
+  openMessageStream,
+  serializeMessage,
+  writeChunks,
+  type MessageStream,
+} from './message-stream.js';
+import { pkcs7MimeHead } from './sign.js';
+
+export interface SmimeEncryptOptions {
+  recipients: EncryptionTarget[];
+  /** The sender's own encryption certificate: added as a recipient unless `includeSender` is false. */
+  sender?: EncryptionTarget;
+  /** Default true; needs `sender`. */
+  includeSender?: boolean;
+  /** Force a content cipher; default: the strongest every recipient can read (algorithms.ts). */
+  cipher?: ContentCipher;
+  /** RFC 9788: protected headers inside, Subject obscured to "[...]" outside, HP-Outer records. */
+  protectHeaders?: boolean;
+  /** Called with the algorithm decisions before any content is encrypted (for logs / --json). */
+  onChoice?: (choice: AlgorithmChoice) => void;
+}
+
+/** Every recipient once (the sender may also be an addressee). */
+function targetsOf(o: SmimeEncryptOptions): EncryptionTarget[] {
+  const all = [...o.recipients];
+  if (o.includeSender !== false && o.sender) all.push(o.sender);
+  return all.filter((t, i) => all.findIndex((u) => u.certificate.equals(t.certificate)) === i);
+}
+
+/** Encrypt a prepared message stream; the result's entity is the application/pkcs7-mime part. */
+export async function encryptStream(m: MessageStream, o: SmimeEncryptOptions): Promise<MessageStream> {
+  if (o.includeSender !== false && !o.sender) {
+    throw new TypeError(
+      'the sender is added as a recipient so the sent copy stays readable: pass sender, or includeSender: false',
+    );
+  }
+  const choice = chooseAlgorithms(targetsOf(o), o.cipher);
+  o.onChoice?.(choice);
+  const encryptor = await createEnvelopedDataEncryptor({ recipients: choice.recipients, cipher: choice.cipher });
+  const smimeType = encryptor.contentType === 'authEnvelopedData' ? 'authEnveloped-data' : 'enveloped-data';
+  const source = Readable.from(m.entity, { objectMode: false });
+  source.on('error', (e) => encryptor.transform.destroy(e));
+  const ciphertext = source.pipe(encryptor.transform) as AsyncIterable<Buffer>;
+  async function* entity(): AsyncIterable<Buffer> {
+    yield pkcs7MimeHead(smimeType);
+    yield* base64Lines(ciphertext);
+  }
+  return { outer: m.outer, entity: entity() };
+}
+
+/** Encrypt a whole message in memory; returns the encrypted message. */
+export async function encryptMessage(message: Buffer, o: SmimeEncryptOptions): Promise<Buffer> {
+  const m = await openMessageStream(message, o.protectHeaders ? { protectHeaders: 'cipher' } : {});
+  return collect(serializeMessage(await encryptStream(m, o)));
+}
+
+/** Encrypt a message file into another file, streaming. */
+export async function encryptMessageFile(input: string, output: string, o: SmimeEncryptOptions): Promise<void> {
+  const m = await openMessageStream({ path: input }, o.protectHeaders ? { protectHeaders: 'cipher' } : {});
+  await writeChunks(serializeMessage(await encryptStream(m, o)), output);
+}
