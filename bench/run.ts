@@ -2,6 +2,8 @@
 const BENCHES: Record<string, () => Promise<unknown>> = {
   'ca-issuance': () => import('./ca-issuance.js').then((m) => m.main()),
   'pki-http': () => import('./pki-http.js').then((m) => m.main()),
+  smime: () => import('./smime.js').then((m) => m.main()),
+  'pdf-crypt': () => import('./pdf-crypt.js').then((m) => m.main()),
 };
 
 const wanted = process.argv.slice(2);

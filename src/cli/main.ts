@@ -4,6 +4,8 @@ import { registerServe } from './commands/serve.js';
 import { registerCa } from './commands/ca.js';
 import { registerAudit } from './commands/audit.js';
 import { registerApiKey } from './commands/apikey.js';
+import { registerSmime } from './commands/smime.js';
+import { registerPdf } from './commands/pdf.js';
 import { CliError } from './common.js';
 
 export function buildProgram(): Command {
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   registerCa(program);
   registerAudit(program);
   registerApiKey(program);
+  registerPdf(program);
+  registerSmime(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();
@@ -38,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version end here with exitCode 0; usage errors were already printed by commander.
       return err.exitCode === 0 ? 0 : 2;
     }
+    if (err instanceof CliError && err.message === '') return err.exitCode; // already reported (e.g. a verdict)
     const message = err instanceof Error ? err.message : String(err);
     const json = argv.includes('--json');
     if (json) process.stdout.write(JSON.stringify({ error: message }) + '\n');

@@ -55,7 +55,10 @@ function canRead(target: EncryptionTarget, entry: (typeof CIPHER_PREFERENCE)[num
  * Pick the content cipher and each recipient's key transport. `cipher` forces a content cipher (the caller's
  * explicit choice, e.g. `--cipher`); otherwise the strongest one every recipient can read.
  */
-export function chooseAlgorithms(targets: readonly EncryptionTarget[], cipher?: ContentCipher): AlgorithmChoice {
+export function chooseAlgorithms(
+  targets: readonly EncryptionTarget[],
+  cipher?: ContentCipher,
+): AlgorithmChoice {
   if (targets.length === 0) throw new SmimeRecipientError('at least one recipient certificate is needed');
   const reasons: string[] = [];
   let chosen = cipher;
@@ -84,7 +87,9 @@ export function chooseAlgorithms(targets: readonly EncryptionTarget[], cipher?: 
     reasons.push(
       `recipient ${i + 1}: ${kind === 'rsa' ? 'RSA PKCS#1 v1.5 key transport' : kind === 'other' ? 'unsupported key' : `${kind.toUpperCase()} key agreement`}`,
     );
-    return kind === 'rsa' ? { certificate: t.certificate, keyTransport: 'rsa-pkcs1' } : { certificate: t.certificate };
+    return kind === 'rsa'
+      ? { certificate: t.certificate, keyTransport: 'rsa-pkcs1' }
+      : { certificate: t.certificate };
   });
   return { cipher: chosen, recipients, reasons };
 }

@@ -29,7 +29,11 @@ export interface SmimeCredential {
 }
 
 /** Open a PKCS#12 (.p12/.pfx) file's bytes. */
-export function credentialFromPkcs12(der: Uint8Array, password: string, name = 'PKCS#12 file'): SmimeCredential {
+export function credentialFromPkcs12(
+  der: Uint8Array,
+  password: string,
+  name = 'PKCS#12 file',
+): SmimeCredential {
   let contents;
   try {
     contents = parsePkcs12(der, password);
@@ -70,7 +74,11 @@ export function credentialFromKeyHandle(
 }
 
 /** Load a credential file: PEM (key + certificate) when it looks like PEM, else PKCS#12 with `password`. */
-export function credentialFromFile(bytes: Buffer, password: string | undefined, name: string): SmimeCredential {
+export function credentialFromFile(
+  bytes: Buffer,
+  password: string | undefined,
+  name: string,
+): SmimeCredential {
   const head = bytes.subarray(0, 64 * 1024).toString('latin1');
   if (head.includes('-----BEGIN ')) return credentialFromPem(bytes.toString('latin1'), name);
   if (password === undefined) throw new SmimeCredentialError(`${name}: a PKCS#12 file needs its password`);
@@ -100,7 +108,12 @@ export function chainWithoutRoot(chain: readonly Buffer[]): Buffer[] {
   });
 }
 
-function softwareCredential(pkcs8: Buffer, certificate: Buffer, chain: Buffer[], name: string): SmimeCredential {
+function softwareCredential(
+  pkcs8: Buffer,
+  certificate: Buffer,
+  chain: Buffer[],
+  name: string,
+): SmimeCredential {
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });

@@ -46,7 +46,10 @@ export async function encryptStream(m: MessageStream, o: SmimeEncryptOptions): P
   }
   const choice = chooseAlgorithms(targetsOf(o), o.cipher);
   o.onChoice?.(choice);
-  const encryptor = await createEnvelopedDataEncryptor({ recipients: choice.recipients, cipher: choice.cipher });
+  const encryptor = await createEnvelopedDataEncryptor({
+    recipients: choice.recipients,
+    cipher: choice.cipher,
+  });
   const smimeType = encryptor.contentType === 'authEnvelopedData' ? 'authEnveloped-data' : 'enveloped-data';
   const source = Readable.from(m.entity, { objectMode: false });
   source.on('error', (e) => encryptor.transform.destroy(e));
@@ -65,7 +68,11 @@ export async function encryptMessage(message: Buffer, o: SmimeEncryptOptions): P
 }
 
 /** Encrypt a message file into another file, streaming. */
-export async function encryptMessageFile(input: string, output: string, o: SmimeEncryptOptions): Promise<void> {
+export async function encryptMessageFile(
+  input: string,
+  output: string,
+  o: SmimeEncryptOptions,
+): Promise<void> {
   const m = await openMessageStream({ path: input }, o.protectHeaders ? { protectHeaders: 'cipher' } : {});
   await writeChunks(serializeMessage(await encryptStream(m, o)), output);
 }

@@ -75,7 +75,10 @@ function prepareInMemory(message: Buffer, o: OpenOptions): MessageStream {
 }
 
 /** The header fields (with the blank line) of a prepared entity, and the outer fields. */
-function splitHeaders(headerBytes: Buffer, protect: HpMode | undefined): { outer: MessageHeaders; entityHead: Buffer } {
+function splitHeaders(
+  headerBytes: Buffer,
+  protect: HpMode | undefined,
+): { outer: MessageHeaders; entityHead: Buffer } {
   if (protect) {
     return {
       outer: outerHeaders(headerBytes, protect),
@@ -154,7 +157,10 @@ export async function* canonicalLines(chunks: AsyncIterable<Buffer>): AsyncItera
     let piece = chunk;
     if (pendingCr) {
       // A CR ended the previous chunk: it was held back to see whether an LF follows.
-      piece = chunk[0] === 0x0a ? Buffer.concat([Buffer.from('\r'), chunk]) : Buffer.concat([Buffer.from('\r\n'), chunk]);
+      piece =
+        chunk[0] === 0x0a
+          ? Buffer.concat([Buffer.from('\r'), chunk])
+          : Buffer.concat([Buffer.from('\r\n'), chunk]);
     }
     pendingCr = piece[piece.length - 1] === 0x0d;
     const body = pendingCr ? piece.subarray(0, piece.length - 1) : piece;
@@ -193,7 +199,10 @@ export async function* serializeMessage(m: MessageStream): AsyncIterable<Buffer>
   yield* m.entity;
 }
 
-export async function collect(chunks: AsyncIterable<Buffer>, limit = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
+export async function collect(
+  chunks: AsyncIterable<Buffer>,
+  limit = Number.MAX_SAFE_INTEGER,
+): Promise<Buffer> {
   const parts: Buffer[] = [];
   let total = 0;
   for await (const chunk of chunks) {

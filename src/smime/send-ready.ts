@@ -6,7 +6,14 @@
 import type { ContentCipher } from '../pkix/cms/enveloped-data.js';
 import type { AlgorithmChoice, EncryptionTarget } from './algorithms.js';
 import { encryptStream } from './encrypt.js';
-import { collect, openMessageStream, serializeMessage, writeChunks, type MessageInput, type MessageStream } from './message-stream.js';
+import {
+  collect,
+  openMessageStream,
+  serializeMessage,
+  writeChunks,
+  type MessageInput,
+  type MessageStream,
+} from './message-stream.js';
 import { signStream, type SmimeSignOptions } from './sign.js';
 
 export interface SendReadyOptions extends SmimeSignOptions {
@@ -40,7 +47,9 @@ async function sendReadyStream(input: MessageInput, o: SendReadyOptions): Promis
     ...(o.onChoice ? { onChoice: o.onChoice } : {}),
   });
   // The outer signature of a triple wrap needs no timestamp: the inner one dates the content.
-  return o.tripleWrap ? signStream(encrypted, { ...o, format: 'multipart-signed', timestamp: undefined }) : encrypted;
+  return o.tripleWrap
+    ? signStream(encrypted, { ...o, format: 'multipart-signed', timestamp: undefined })
+    : encrypted;
 }
 
 export async function sendReadyMessage(message: Buffer, o: SendReadyOptions): Promise<Buffer> {

@@ -21,7 +21,14 @@ import {
   writeChunks,
   type MessageStream,
 } from './message-stream.js';
-import { buildEntity, buildPkcs7Mime, chooseBoundary, encodeBase64Lines, formatHeaders, type SmimeType } from './mime/index.js';
+import {
+  buildEntity,
+  buildPkcs7Mime,
+  chooseBoundary,
+  encodeBase64Lines,
+  formatHeaders,
+  type SmimeType,
+} from './mime/index.js';
 
 export type SignFormat = 'multipart-signed' | 'opaque';
 
@@ -105,7 +112,10 @@ async function* opaqueEntity(content: AsyncIterable<Buffer>, o: SmimeSignOptions
  * signature part follows once the content has ended. The boundary is random (144 bits) and checked against the
  * content as it passes, since it cannot be chosen after seeing the whole content.
  */
-async function* multipartSignedEntity(content: AsyncIterable<Buffer>, o: SmimeSignOptions): AsyncIterable<Buffer> {
+async function* multipartSignedEntity(
+  content: AsyncIterable<Buffer>,
+  o: SmimeSignOptions,
+): AsyncIterable<Buffer> {
   const boundary = chooseBoundary([]);
   const delimiter = Buffer.from(`--${boundary}`, 'latin1');
   yield Buffer.concat([
@@ -124,7 +134,8 @@ async function* multipartSignedEntity(content: AsyncIterable<Buffer>, o: SmimeSi
   try {
     for await (const chunk of content) {
       const window = Buffer.concat([tail, chunk]);
-      if (window.indexOf(delimiter) !== -1) throw new SmimeMessageError('the content contains the random multipart boundary; sign it again');
+      if (window.indexOf(delimiter) !== -1)
+        throw new SmimeMessageError('the content contains the random multipart boundary; sign it again');
       tail = Buffer.from(window.subarray(Math.max(0, window.length - delimiter.length + 1)));
       if (!tap.write(chunk)) await once(tap, 'drain');
       yield chunk;
@@ -163,4 +174,3 @@ export async function signMessageFile(input: string, output: string, o: SmimeSig
   const m = await openMessageStream({ path: input }, { sevenBit: true });
   await writeChunks(serializeMessage(signStream(m, o)), output);
 }
-

@@ -20,6 +20,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Asn1Error } from '../../pkix/errors.js';
 import {
   CmsDecryptError,
+  CmsEncryptError,
   decryptEnvelopedData,
   encryptEnvelopedData,
   type DecryptionKey,
@@ -236,10 +237,19 @@ export async function openPubSec(encrypt: PdfDict, keys: DecryptionKey[]): Promi
  * (software KeyObjects or token RecipientDecryptors with their certificates).
  */
 export function pubSecSecurityHandler(keys: DecryptionKey[]): SecurityHandlerFactory {
-  return async (encrypt, { filter }) => {
-    if (filter !== PUBSEC_FILTER) return undefined;
-    return new FileKeySecurityHandler(await openPubSec(encrypt, keys));
-  };
+  return (encrypt, { filter }) =>
+    filter === PUBSEC_FILTER
+      ? openPubSec(encrypt, keys).then((info) => new FileKeySecurityHandler(info))
+      : undefined;
+}
+
+/**
+ * A factory for a document whose file key is already known (the one createPubSecEncryption just made):
+ * lets the writer and signer open it without being a recipient — the bank signs what it encrypted for
+ * its customer.
+ */
+export function pubSecWithKnownKey(info: EncryptionInfo): SecurityHandlerFactory {
+  return (_encrypt, { filter }) => (filter === PUBSEC_FILTER ? new FileKeySecurityHandler(info) : undefined);
 }
 
 // ---------------------------------------------------------------- writing
@@ -271,7 +281,8 @@ export async function createPubSecEncryption(opts: PubSecEncryptOptions): Promis
   if (opts.recipients.length > MAX_RECIPIENT_STRINGS)
     throw new PdfEncryptionError(`more than ${MAX_RECIPIENT_STRINGS} recipients`);
   const aes = opts.aes ?? 256;
-  if (aes !== 256 && aes !== 128) throw new PdfEncryptionError(`AES key size ${String(aes)} is not 128 or 256`);
+  if (aes !== 256 && aes !== 128)
+    throw new PdfEncryptionError(`AES key size ${String(aes)} is not 128 or 256`);
   const method: CryptMethod = aes === 256 ? 'AESV3' : 'AESV2';
   const encryptMetadata = opts.encryptMetadata ?? true;
   const permissions = permissionValue(opts.permissions ?? ALL_PDF_PERMISSIONS);
@@ -279,9 +290,14 @@ export async function createPubSecEncryption(opts: PubSecEncryptOptions): Promis
   const content = Buffer.alloc(SEED_LENGTH + 4);
   seed.copy(content);
   content.writeInt32BE(permissions, SEED_LENGTH);
+  // One envelope per recipient (RSA v1.5 by default, the CMS layer's default too; ECDH for EC keys).
   const recipients = await Promise.all(
-    opts.recipients.map((r) =>
-      encryptEnvelopedData(content, { recipients: [{ keyTransport: 'rsa-pkcs1', ...r }], cipher: 'aes-256-cbc' }),
+    opts.recipients.map((r, i) =>
+      encryptEnvelopedData(content, { recipients: [r], cipher: 'aes-256-cbc' }).catch((e: unknown) => {
+        if (e instanceof CmsEncryptError || e instanceof Asn1Error)
+          throw new PdfEncryptionError(`recipient ${i + 1}: ${e.message}`);
+        throw e;
+      }),
     ),
   );
   const fileKey = pubSecFileKey({ seed, recipients, encryptMetadata, method, keyBits: aes });

@@ -79,7 +79,8 @@ function png(bytes: Buffer): DecodedImage {
     const type = bytes.toString('latin1', at + 4, at + 8);
     const data = bytes.subarray(at + 8, at + 8 + length);
     if (data.length !== length) throw new PdfSignError('the PNG image is truncated');
-    if (type === 'IHDR')
+    if (type === 'IHDR') {
+      if (length !== 13) throw new PdfSignError('the PNG image has a malformed IHDR chunk');
       header = {
         width: data.readUInt32BE(0),
         height: data.readUInt32BE(4),
@@ -87,7 +88,7 @@ function png(bytes: Buffer): DecodedImage {
         colorType: data[9]!,
         interlace: data[12]!,
       };
-    else if (type === 'PLTE') palette = data;
+    } else if (type === 'PLTE') palette = data;
     else if (type === 'tRNS') trns = data;
     else if (type === 'IDAT') idat.push(data);
     else if (type === 'IEND') break;

@@ -79,7 +79,7 @@ export async function checkByteRange(
     problems.push('the /Contents holds characters other than hex digits (signature wrapping)');
   else if ((raw.length - 2) % 2 !== 0) problems.push('the /Contents has an odd number of hex digits');
 
-  const k = revisionEndingAt(doc, b + c);
+  const k = await revisionEndingAt(doc, b + c);
   if (k < 0) {
     problems.push(
       `the signed bytes end at ${b + c}, which is not the end (%%EOF) of any revision of the file`,
@@ -100,9 +100,12 @@ export async function checkByteRange(
   return facts;
 }
 
-/** The revision whose end is `end`, allowing for the end-of-line after "%%EOF" to be left out. */
-function revisionEndingAt(doc: PdfDocument, end: number): number {
-  return doc.revisions.findIndex((r) => end <= r.endOffset && end >= r.endOffset - 2 && end > r.startxref);
+/** The revision whose end is `end`, allowing for the end-of-line after "%%EOF" (and only that) to be left out. */
+async function revisionEndingAt(doc: PdfDocument, end: number): Promise<number> {
+  const k = doc.revisions.findIndex((r) => end <= r.endOffset && end >= r.endOffset - 2 && end > r.startxref);
+  if (k < 0) return -1;
+  const rest = await doc.source.read(end, doc.revisions[k]!.endOffset - end);
+  return rest.every((x) => x === 0x0a || x === 0x0d) ? k : -1;
 }
 
 /** The DER element at the start of `bytes`, when everything after it is zero padding. */

@@ -33,7 +33,12 @@ export async function readDss(doc: PdfDocument, view: PdfRevisionView): Promise<
   };
 }
 
-async function streams(doc: PdfDocument, view: PdfRevisionView, dss: PdfDict, key: string): Promise<Buffer[]> {
+async function streams(
+  doc: PdfDocument,
+  view: PdfRevisionView,
+  dss: PdfDict,
+  key: string,
+): Promise<Buffer[]> {
   const arr = await view.resolveArray(dss.get(key));
   const out: Buffer[] = [];
   for (const item of (arr?.items ?? []).slice(0, MAX_DSS_ITEMS)) {

@@ -35,7 +35,7 @@ export async function findSignatures(doc: PdfDocument): Promise<FoundSignature[]
   const certRef = await certificationSignatureRef(doc.latest);
   for (let r = doc.revisions.length - 1; r >= 0; r--) {
     const view = doc.atRevision(r);
-    for (const f of await view.fields()) {
+    for (const f of [...(await view.fields()), ...(await orphanSignatureWidgets(view))]) {
       if (f.type !== 'Sig' || f.value?.kind !== 'dict') continue;
       const dict = f.value;
       if (!dict.has('Contents') && !dict.has('ByteRange')) continue;
@@ -45,6 +45,34 @@ export async function findSignatures(doc: PdfDocument): Promise<FoundSignature[]
     }
   }
   return [...found.values()].sort((a, b) => firstByte(a) - firstByte(b));
+}
+
+/**
+ * Signature widgets on pages that the AcroForm's /Fields does not list (poppler's `pdfsig -add-signature`
+ * writes such files). Viewers still show them, so they are validated too.
+ */
+async function orphanSignatureWidgets(view: PdfRevisionView): Promise<PdfField[]> {
+  const out: PdfField[] = [];
+  for (const page of await view.pages()) {
+    for (const a of (await view.resolveArray(page.dict.get('Annots')))?.items ?? []) {
+      const dict = await view.resolveDict(a);
+      if (!dict || dict.getName('FT') !== 'Sig' || dict.getName('Subtype') !== 'Widget') continue;
+      const t = await view.resolve(dict.get('T'));
+      const v = dict.get('V');
+      const value = await view.resolve(v);
+      out.push({
+        name: t?.kind === 'string' ? t.toText() : '',
+        ...(a.kind === 'ref' ? { ref: a } : {}),
+        dict,
+        type: 'Sig',
+        ...(value ? { value } : {}),
+        ...(v?.kind === 'ref' ? { valueRef: v } : {}),
+        flags: 0,
+        widgets: [{ ...(a.kind === 'ref' ? { ref: a } : {}), dict }],
+      });
+    }
+  }
+  return out;
 }
 
 function firstByte(s: FoundSignature): number {

@@ -1,4 +1,7 @@
-/** The public vocabulary of PDF signature validation: what callers pass and the report they get back. */
+/**
+ * The public vocabulary of PDF signature validation: what callers pass and the report they get back.
+ * Revision numbers in reports are 1-based: revision 1 is the original file (PdfDocument.atRevision(n - 1)).
+ */
 import type { RevocationPolicy } from '../../validation/index.js';
 import type { SecurityHandlerFactory } from '../document.js';
 
@@ -40,7 +43,7 @@ export interface SignatureCheckResult {
 }
 
 export interface RevisionModifications {
-  /** The revision (index into the file's revisions) that made these changes. */
+  /** The revision (1-based) that made these changes. */
   revision: number;
   allowed: boolean;
   /** One readable line per change, e.g. "object 12 (page 1 content) changed: not allowed". */
@@ -53,7 +56,7 @@ export interface SignatureReport {
   field: string;
   kind: SignatureKind;
   subFilter: string;
-  /** The revision the signature covers (the one that added it). */
+  /** The revision (1-based) the signature covers: the one that added it. */
   revision: number;
   verdict: SignatureVerdict;
   /** Readable reasons for a verdict other than valid (and notes worth reading). */

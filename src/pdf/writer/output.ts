@@ -5,6 +5,7 @@
  * memory stays flat whatever the file size.
  */
 import { copyFile, open, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { ByteRange } from '../objects.js';
 
 /** A PDF given by path (streamed) or in memory. */
@@ -29,8 +30,9 @@ export async function* writeIncremental(
     inputSize = input.length;
     for (let at = 0; at < input.length; at += CHUNK) yield input.subarray(at, at + CHUNK);
   } else {
-    // The kernel copies (copy_file_range / reflink) while this process reads and hashes the same bytes.
-    const copying = copyFile(input, output);
+    // The kernel copies (copy_file_range / reflink) while this process reads and hashes the same bytes;
+    // appending to the input itself (a further update of a file we just wrote) copies nothing.
+    const copying = resolve(input) === resolve(output) ? Promise.resolve() : copyFile(input, output);
     copying.catch(() => undefined); // awaited below; avoid an unhandled rejection while we read
     const fh = await open(input, 'r');
     try {
@@ -76,4 +78,16 @@ export async function patchFile(path: string, offset: number, bytes: Buffer): Pr
 /** Run the generator to the end when no one needs the bytes (an unsigned update such as a DSS). */
 export async function drain(it: AsyncIterable<Buffer>): Promise<void> {
   for await (const chunk of it) void chunk;
+}
+
+/** Append `appended` to the file at `path`, whose existing content is `size` bytes (an unsigned update). */
+export async function appendToFile(path: string, size: number, appended: Buffer): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const { size: actual } = await fh.stat();
+    if (actual !== size) throw new Error(`the file changed while the update was built (${actual} ≠ ${size} bytes)`);
+    await fh.write(appended, 0, appended.length, size);
+  } finally {
+    await fh.close();
+  }
 }

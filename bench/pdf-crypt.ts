@@ -1,0 +1,158 @@
+/**
+ * Public-key PDF encryption (issue 5): 1 MB statements per second, encrypted for two recipients
+ * (customer + archive, RSA-2048, AES-256) and encrypted-then-signed (`protect`, PAdES B-B), each as a
+ * ratio to the primitives' bound measured in the same run — AES-256-CBC over the bytes, one RSA key
+ * transport per recipient, and for protect SHA-256 over the file plus one RSA-2048 signature (target
+ * ≥ 0.5); and the peak RSS while encrypting a 1 GB PDF file to a file (target < 256 MB).
+ */
+import { X509Certificate, createCipheriv, createHash, publicEncrypt, randomBytes, sign } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encryptPdf, encryptPdfFile } from '../src/pdf/encrypt/index.js';
+import { protectPdf } from '../src/pdf/encrypt/protect.js';
+import { signerFromPkcs12 } from '../src/pdf/sign/index.js';
+import { buildPdf, makeRecipients, P12_PASSWORD } from '../test/pdf/pubsec-fixtures.js';
+import { figure, rate, report } from './harness.js';
+
+const STATEMENT_BYTES = 1024 * 1024;
+const LARGE_MB = Number(process.env.BENCH_PDF_CRYPT_LARGE_MB ?? 1024);
+
+/** A PDF of about `totalBytes` whose single content stream is the bulk (compressed-looking bytes). */
+async function writeLargePdf(path: string, streamBytes: number): Promise<void> {
+  const out = createWriteStream(path);
+  const write = async (b: Buffer): Promise<void> => {
+    if (!out.write(b)) await once(out, 'drain');
+  };
+  const offsets: number[] = [];
+  let pos = 0;
+  const put = async (s: string | Buffer): Promise<void> => {
+    const b = typeof s === 'string' ? Buffer.from(s, 'latin1') : s;
+    pos += b.length;
+    await write(b);
+  };
+  await put('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n');
+  offsets[1] = pos;
+  await put('1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n');
+  offsets[2] = pos;
+  await put('2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n');
+  offsets[3] = pos;
+  await put(
+    '3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /Im1 4 0 R >> >> >>\nendobj\n',
+  );
+  offsets[4] = pos;
+  await put(
+    `4 0 obj\n<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /BitsPerComponent 8 /ColorSpace /DeviceGray /Length ${streamBytes} >>\nstream\n`,
+  );
+  const block = randomBytes(1024 * 1024);
+  for (let done = 0; done < streamBytes; done += block.length)
+    await put(block.subarray(0, Math.min(block.length, streamBytes - done)));
+  await put('\nendstream\nendobj\n');
+  const xref = pos;
+  let table = 'xref\n0 5\n0000000000 65535 f\r\n';
+  for (let n = 1; n <= 4; n++) table += `${String(offsets[n]).padStart(10, '0')} 00000 n\r\n`;
+  await put(`${table}trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`);
+  out.end();
+  await once(out, 'finish');
+}
+
+export async function main(): Promise<void> {
+  const people = await makeRecipients();
+  const work = await mkdtemp(join(tmpdir(), 'sealpost-bench-pdf-crypt-'));
+  try {
+    const recipients = [people.rsa, people.archive].map((p) => ({ certificate: p.certificate }));
+    const statement = buildPdf(randomBytes(STATEMENT_BYTES));
+    const statementPath = join(work, 'statement.pdf');
+    await writeFile(statementPath, statement);
+    const signer = signerFromPkcs12(await readFile(people.archive.p12), P12_PASSWORD);
+    const signingKey = people.archive.privateKey;
+    const publicKeys = [people.rsa, people.archive].map((p) => new X509Certificate(p.certificate).publicKey);
+
+    // The primitives' bound: what any implementation must spend per document.
+    const aesAndTransport = async (): Promise<void> => {
+      const c = createCipheriv('aes-256-cbc', randomBytes(32), randomBytes(16));
+      c.update(statement);
+      c.final();
+      for (const k of publicKeys) publicEncrypt(k, randomBytes(32));
+    };
+    const bound = await rate(aesAndTransport);
+    const boundProtect = await rate(async () => {
+      await aesAndTransport();
+      createHash('sha256').update(statement).digest();
+      sign('sha256', randomBytes(32), signingKey);
+    });
+
+    const encrypt = await rate(() => encryptPdf(statement, { recipients }));
+    let n = 0;
+    const protect = await rate(
+      () =>
+        protectPdf({
+          input: statementPath,
+          output: join(work, `protected-${n++ % 4}.pdf`),
+          recipients,
+          signer,
+          level: 'B-B',
+        }),
+      { warmup: 5 },
+    );
+
+    // Peak RSS while encrypting a large file to a file: the stream must pass through in chunks.
+    const large = join(work, 'large.pdf');
+    await writeLargePdf(large, LARGE_MB * 1024 * 1024);
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+    const t0 = performance.now();
+    await encryptPdfFile(large, join(work, 'large-enc.pdf'), { recipients });
+    const seconds = (performance.now() - t0) / 1000;
+    clearInterval(timer);
+    const largeSize = (await stat(large)).size;
+
+    await report(
+      'pdf-crypt',
+      [
+        figure({
+          name: 'encrypt 1 MB statement, 2 RSA recipients, AES-256',
+          unit: 'docs/s',
+          value: encrypt.perSecond,
+          baselineName: 'AES-256-CBC 1 MB + 2 RSA key transports',
+          baseline: bound.perSecond,
+          target: '≥ 0.5',
+          p50Ms: encrypt.p50Ms,
+          p99Ms: encrypt.p99Ms,
+        }),
+        figure({
+          name: 'protect (encrypt + PAdES B-B sign) 1 MB',
+          unit: 'docs/s',
+          value: protect.perSecond,
+          baselineName: 'AES + 2 key transports + SHA-256 1 MB + RSA-2048 sign',
+          baseline: boundProtect.perSecond,
+          target: '≥ 0.5',
+          p50Ms: protect.p50Ms,
+          p99Ms: protect.p99Ms,
+        }),
+        figure({
+          name: `peak RSS encrypting a ${(largeSize / 2 ** 30).toFixed(2)} GB PDF`,
+          unit: 'MB',
+          value: peak / 2 ** 20,
+          target: '< 256 MB',
+        }),
+        figure({
+          name: 'large-file encryption throughput',
+          unit: 'MB/s',
+          value: largeSize / 2 ** 20 / seconds,
+        }),
+      ],
+      [
+        `RSS before the large file: ${(before / 2 ** 20).toFixed(0)} MB (the process also holds the keys and earlier runs)`,
+        'protect writes to files (encrypt to a temp file, then the incremental signature); encrypt is in memory',
+      ],
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+    await people.cleanup();
+  }
+}
+

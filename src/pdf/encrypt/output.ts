@@ -1,0 +1,76 @@
+/**
+ * Where a rewritten PDF goes: a file (written through a small buffer, so memory stays flat whatever
+ * the size) or memory. Tracks the byte position, which the cross-reference section needs.
+ */
+import { open, rename, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+
+const FLUSH_BYTES = 1024 * 1024;
+
+export interface PdfSink {
+  /** Bytes written so far. */
+  readonly position: number;
+  write(bytes: Buffer): Promise<void>;
+}
+
+/** Collects the output in memory (documents up to a few hundred MB; use FileSink beyond). */
+export class MemorySink implements PdfSink {
+  private readonly parts: Buffer[] = [];
+  position = 0;
+  async write(bytes: Buffer): Promise<void> {
+    this.parts.push(bytes);
+    this.position += bytes.length;
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.parts, this.position);
+  }
+}
+
+/**
+ * Writes to `<path>.partial` and renames it to `path` on commit(), so a failure never leaves a
+ * half-written PDF under the final name.
+ */
+export class FileSink implements PdfSink {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  position = 0;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly path: string,
+    private readonly temp: string,
+  ) {}
+
+  static async create(path: string): Promise<FileSink> {
+    const temp = `${path}.partial`;
+    return new FileSink(await open(temp, 'w', 0o644), path, temp);
+  }
+
+  async write(bytes: Buffer): Promise<void> {
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    this.position += bytes.length;
+    if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const data =
+      this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.handle.write(data);
+  }
+
+  async commit(): Promise<void> {
+    await this.flush();
+    await this.handle.close();
+    await rename(this.temp, this.path);
+  }
+
+  async abort(): Promise<void> {
+    this.pending = [];
+    await this.handle.close().catch(() => undefined);
+    await rm(this.temp, { force: true });
+  }
+}

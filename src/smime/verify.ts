@@ -1,0 +1,326 @@
+/**
+ * Verifying a signed message: multipart/signed (the signature is checked over the exact received bytes of the
+ * first part, never a re-serialisation) or opaque signed-data; then the signer's certificate through the
+ * validation layer (chain to the configured anchors, usage, revocation, RFC 8550 address vs From) and the
+ * signature timestamp. openMessage peels any nesting: decrypt, verify, decrypt again for a triple wrap.
+ */
+import { parseCertificate } from '../pkix/certificate.js';
+import {
+  CmsSignedDataError,
+  readCmsSignedData,
+  verifySignedData,
+  type SignatureCheck,
+} from '../pkix/cms/signed-data.js';
+import { OID_SIGNATURE_TIMESTAMP_TOKEN } from '../pkix/cms/signed-attributes.js';
+import type { DecryptionKey } from '../pkix/cms/enveloped-data.js';
+import {
+  certificateAddresses,
+  validateCertificate,
+  validateTimestampToken,
+  type RevocationCache,
+  type RevocationPolicy,
+} from '../validation/index.js';
+import type { SmimeCredential } from './credentials.js';
+import {
+  decryptMessage,
+  restoreMessage,
+  SMIME_LIMITS,
+  SmimeDecryptError,
+  smimeStructure,
+  type SmimeDecryption,
+} from './decrypt.js';
+import {
+  canonicalize,
+  decodeBody,
+  headerValue,
+  parseMime,
+  partBytes,
+  readProtectedHeaders,
+  type MimePart,
+} from './mime/index.js';
+import {
+  VerificationFindings,
+  verificationResult,
+  type SignerReport,
+  type SmimeVerification,
+} from './result.js';
+
+export interface SmimeVerifyOptions {
+  /** DER certificates of the trusted roots (or other anchors). */
+  trustAnchors: Buffer[];
+  /** Extra untrusted certificates for path building (the signature's own are always used). */
+  intermediates?: Buffer[];
+  /** Default: if-available, soft-fail when unreachable (validation layer default). */
+  revocation?: RevocationPolicy;
+  cache?: RevocationCache;
+  /** Validation time; default now. */
+  at?: Date;
+}
+
+/** The first address in a From field: `Name <a@b>` or a bare addr-spec. */
+export function fromAddress(field: string | undefined): string | undefined {
+  if (!field) return undefined;
+  const angle = /<\s*([^<>\s]+@[^<>\s]+)\s*>/.exec(field);
+  const bare = angle ? undefined : /[^\s<>",;:()]+@[^\s<>",;:()]+/.exec(field);
+  return (angle?.[1] ?? bare?.[0])?.toLowerCase();
+}
+
+/**
+ * RFC 5322 mail is CRLF on the wire; Unix mailboxes and `openssl smime` store it with LF only. A message with no
+ * CR at all is such a stored copy and is read in its wire form. A message that mixes the two (CRLF headers, an
+ * LF-only signed part) was rewritten in transit, and its exact bytes are what the signature is checked over.
+ */
+export function wireForm(message: Buffer): Buffer {
+  return message.includes(0x0d) ? message : canonicalize(message);
+}
+
+/** Verify a signed message (multipart/signed or opaque). Never throws on bad input: see the verdict. */
+export async function verifyMessage(received: Buffer, o: SmimeVerifyOptions): Promise<SmimeVerification> {
+  const findings = new VerificationFindings();
+  const message = wireForm(received);
+  let root: MimePart;
+  let structure: ReturnType<typeof smimeStructure>;
+  try {
+    root = parseMime(message, SMIME_LIMITS);
+    structure = smimeStructure(message, root);
+  } catch (e) {
+    findings.fail('parse', 'malformed', `the message cannot be read: ${(e as Error).message}`);
+    return verificationResult(findings, {});
+  }
+  if (structure.kind === 'enveloped' || structure.kind === 'auth-enveloped') {
+    findings.fail(
+      'signature',
+      'no-signature',
+      'the message is encrypted: decrypt it first (pass the key) to verify it',
+    );
+    return verificationResult(findings, {});
+  }
+  if (structure.kind === 'multipart-signed') {
+    const [signed, signature] = root.children ?? [];
+    if (!signed || !signature || (root.children?.length ?? 0) !== 2) {
+      findings.fail(
+        'structure',
+        'malformed',
+        `multipart/signed needs exactly 2 parts (content, signature), found ${root.children?.length ?? 0}`,
+      );
+      return verificationResult(findings, {});
+    }
+    const content = partBytes(message, signed);
+    return verifySignature(decodeBody(message, signature), content, root, findings, o, 'multipart-signed');
+  }
+  if (structure.kind === 'signed') {
+    return verifySignature(structure.der, undefined, root, findings, o, 'opaque');
+  }
+  findings.fail(
+    'signature',
+    'no-signature',
+    `the message (${root.contentType.mediaType}) carries no S/MIME signature`,
+  );
+  return verificationResult(findings, {});
+}
+
+async function verifySignature(
+  der: Buffer,
+  detachedContent: Buffer | undefined,
+  root: MimePart,
+  findings: VerificationFindings,
+  o: SmimeVerifyOptions,
+  format: 'multipart-signed' | 'opaque',
+): Promise<SmimeVerification> {
+  let verified;
+  let signatureValues: Buffer[];
+  let tokens: (Buffer | undefined)[];
+  try {
+    verified = await verifySignedData(der, detachedContent ? { content: detachedContent } : {});
+    const view = readCmsSignedData(der);
+    signatureValues = view.signers.map((s) => s.signature);
+    tokens = view.signers.map((s) => s.unsignedAttributes.get(OID_SIGNATURE_TIMESTAMP_TOKEN)?.[0]);
+  } catch (e) {
+    if (!(e instanceof CmsSignedDataError)) throw e;
+    findings.fail('signature', 'malformed', `the signature cannot be read: ${e.message}`);
+    return verificationResult(findings, { format });
+  }
+  const content = detachedContent ?? verified.encapsulatedContent ?? Buffer.alloc(0);
+  const check = verified.signers[0];
+  if (!check) {
+    findings.fail('signature', 'no-signature', 'the signature structure has no signer');
+    return verificationResult(findings, { format, content });
+  }
+  if (verified.signers.length > 1) {
+    findings.pass('signers', `${verified.signers.length} signers; the first is reported`, true);
+  }
+
+  // RFC 9788 §4: with protected headers inside the signed content, its From is the one that counts.
+  let from = fromAddress(headerValue(root, 'from'));
+  try {
+    const inner = parseMime(content, { ...SMIME_LIMITS, maxTotalBytes: Math.max(content.length, 1) });
+    const view = readProtectedHeaders(inner, root.headers);
+    if (view.source === 'protected')
+      from = fromAddress(view.headers.find((h) => h.name.toLowerCase() === 'from')?.value);
+  } catch {
+    // unparseable content: the signature result still stands; the From of the outer header is used
+  }
+
+  cryptographicChecks(check, findings);
+  const signer = await trustChecks(check, from, findings, o);
+  const token = tokens[0];
+  if (token) await timestampChecks(token, signatureValues[0] as Buffer, check, findings, o, signer);
+  return verificationResult(findings, { format, signer, content, ...(from ? { from } : {}) });
+}
+
+function cryptographicChecks(check: SignatureCheck, findings: VerificationFindings): void {
+  if (!check.signerCertificate) {
+    findings.fail(
+      'signature',
+      'untrusted',
+      `the signer certificate (${check.signerIdentifier}) is not in the message`,
+    );
+    return;
+  }
+  if (check.digestAlgorithm === 'unsupported') {
+    findings.fail('signature', 'untrusted', check.problems.join('; '));
+    return;
+  }
+  if (check.signatureValid && check.digestMatches && check.problems.length === 0) {
+    findings.pass(
+      'signature',
+      `${check.signatureAlgorithm} signature over ${check.digestAlgorithm} digest verifies; the content is unchanged`,
+    );
+  } else {
+    findings.fail('signature', 'tampered', check.problems.join('; ') || 'the signature does not verify');
+  }
+}
+
+async function trustChecks(
+  check: SignatureCheck,
+  from: string | undefined,
+  findings: VerificationFindings,
+  o: SmimeVerifyOptions,
+): Promise<SignerReport> {
+  const report: SignerReport = {
+    addresses: [],
+    ...(check.signingTime ? { signingTime: check.signingTime } : {}),
+    ...(check.capabilities ? { capabilities: check.capabilities } : {}),
+    ...(check.encryptionKeyPreference ? { encryptionKeyPreference: check.encryptionKeyPreference } : {}),
+  };
+  if (!check.signerCertificate) return report;
+  report.certificate = check.signerCertificate;
+  try {
+    const cert = parseCertificate(check.signerCertificate);
+    report.subject = cert.subjectString;
+    report.addresses = certificateAddresses(cert);
+  } catch {
+    // validateCertificate reports it as malformed
+  }
+  if (!from)
+    findings.pass('address', 'the message has no From address to compare with the certificate', true);
+  const result = await validateCertificate(check.signerCertificate, {
+    trustAnchors: o.trustAnchors,
+    intermediates: [...check.certificates, ...(o.intermediates ?? [])],
+    purpose: 'smime-signing',
+    ...(from ? { email: from } : {}),
+    ...(o.revocation ? { revocation: o.revocation } : {}),
+    ...(o.cache ? { cache: o.cache } : {}),
+    ...(o.at ? { at: o.at } : {}),
+  });
+  findings.addValidation('', result);
+  return report;
+}
+
+async function timestampChecks(
+  token: Buffer,
+  signatureValue: Buffer,
+  check: SignatureCheck,
+  findings: VerificationFindings,
+  o: SmimeVerifyOptions,
+  report: SignerReport,
+): Promise<void> {
+  const result = await validateTimestampToken(token, {
+    data: signatureValue,
+    trustAnchors: o.trustAnchors,
+    intermediates: [...check.certificates, ...(o.intermediates ?? [])],
+    ...(o.revocation ? { revocation: o.revocation } : {}),
+    ...(o.cache ? { cache: o.cache } : {}),
+  });
+  if (result.genTime && result.verdict === 'valid') report.timestampTime = result.genTime;
+  findings.addValidation('timestamp', {
+    verdict: result.verdict,
+    checks: result.checks.map((c) => (c.name === 'timestamp' ? { ...c, name: 'token' } : c)),
+  });
+}
+
+// ------------------------------------------------------------------------------------------ nested messages
+
+export type SmimeLayer =
+  | { type: 'encrypted'; cipher: string; authenticated: boolean; recipient: string }
+  | { type: 'signed'; verification: SmimeVerification };
+
+export interface OpenedMessage {
+  /** Every layer peeled, outermost first. */
+  layers: SmimeLayer[];
+  /** The innermost signature's verdict; 'no-signature' when there was none. */
+  verification: SmimeVerification;
+  /** The readable message after the last layer (decrypted, signature removed). */
+  message: Buffer;
+}
+
+/** A triple wrap has three layers; more is a nesting bomb. */
+const MAX_LAYERS = 6;
+
+/** Decrypt and verify as many S/MIME layers as the message has (sign-then-encrypt, triple wrap). */
+export async function openMessage(
+  message: Buffer,
+  o: SmimeVerifyOptions & { keys?: ReadonlyArray<DecryptionKey | SmimeCredential> },
+): Promise<OpenedMessage> {
+  const layers: SmimeLayer[] = [];
+  let current = wireForm(message);
+  let last: SmimeVerification | undefined;
+  for (let depth = 0; depth < MAX_LAYERS; depth++) {
+    let root: MimePart;
+    let structure: ReturnType<typeof smimeStructure>;
+    try {
+      root = parseMime(current, SMIME_LIMITS);
+      structure = smimeStructure(current, root);
+    } catch {
+      // Unreadable at the top: verifyMessage turns the same failure into the verdict 'malformed'.
+      if (depth === 0) last = await verifyMessage(current, o);
+      break;
+    }
+    if (structure.kind === 'enveloped' || structure.kind === 'auth-enveloped') {
+      if (!o.keys?.length)
+        throw new SmimeDecryptError(
+          'the message is encrypted: pass the recipient key (--key) to decrypt and verify it',
+        );
+      const d: SmimeDecryption = await decryptMessage(current, o.keys);
+      layers.push({
+        type: 'encrypted',
+        cipher: d.cipher,
+        authenticated: d.authenticated,
+        recipient: d.recipient.keyTransport,
+      });
+      current = d.message;
+      continue;
+    }
+    if (structure.kind !== 'multipart-signed' && structure.kind !== 'signed') break;
+    last = await verifyMessage(current, o);
+    layers.push({ type: 'signed', verification: last });
+    if (!last.content) break;
+    try {
+      current = restoreMessage(current, root, last.content).message;
+    } catch {
+      break; // signed content that is not MIME: nothing further to unwrap
+    }
+  }
+  if (!last) {
+    const findings = new VerificationFindings();
+    findings.fail('signature', 'no-signature', 'the message carries no S/MIME signature');
+    last = verificationResult(findings, {});
+  }
+  return { layers, verification: worstSignature(layers) ?? last, message: current };
+}
+
+/** With several signed layers (triple wrap) the message is only as good as its weakest signature. */
+function worstSignature(layers: SmimeLayer[]): SmimeVerification | undefined {
+  const signed = layers.flatMap((l) => (l.type === 'signed' ? [l.verification] : []));
+  return signed.find((v) => !v.ok) ?? signed[signed.length - 1];
+}
