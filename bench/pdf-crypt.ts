@@ -147,7 +147,7 @@ export async function main(): Promise<void> {
       ],
       [
         `RSS before the large file: ${(before / 2 ** 20).toFixed(0)} MB (the process also holds the keys and earlier runs)`,
-        'protect writes to files (encrypt to a temp file, then the incremental signature); encrypt is in memory',
+        'protect reads the statement from a file, encrypts in memory and appends the signature to a new file; encrypt is in memory',
       ],
     );
   } finally {
@@ -155,4 +155,3 @@ export async function main(): Promise<void> {
     await people.cleanup();
   }
 }
-

@@ -4,6 +4,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   'pki-http': () => import('./pki-http.js').then((m) => m.main()),
   smime: () => import('./smime.js').then((m) => m.main()),
   'pdf-crypt': () => import('./pdf-crypt.js').then((m) => m.main()),
+  pdf: () => import('./pdf.js').then((m) => m.main()),
 };
 
 const wanted = process.argv.slice(2);

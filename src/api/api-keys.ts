@@ -3,7 +3,15 @@ import type { Store } from '../store/database.js';
 import { nowIso } from '../store/time.js';
 import type { AuditLog } from '../audit/audit-log.js';
 
-export const SCOPES = ['admin', 'ca:read', 'ca:issue', 'ca:revoke', 'audit:read'] as const;
+export const SCOPES = [
+  'admin',
+  'ca:read',
+  'ca:issue',
+  'ca:revoke',
+  'audit:read',
+  'pdf:sign',
+  'pdf:verify',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface ApiKeyInfo {

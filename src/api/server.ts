@@ -12,6 +12,7 @@ import { errorHandler } from './errors.js';
 import { caPublicRoutes, ocspRoutes, tsaRoutes } from './routes/pki.js';
 import { certificateRoutes } from './routes/certificates.js';
 import { auditRoutes } from './routes/audit.js';
+import { pdfRoutes } from './routes/pdf.js';
 
 export interface ServerParts {
   ctx: Sealpost;
@@ -96,6 +97,7 @@ export async function buildServer(p: ServerParts): Promise<{ app: FastifyInstanc
       ...(p.crl ? { crl: p.crl } : {}),
     });
     await app.register(auditRoutes, { audit: p.ctx.audit, apiKeys: p.ctx.apiKeys });
+    await app.register(pdfRoutes, { ctx: p.ctx });
   }
   // Fastify's instance type carries the pino Logger generic; callers only need the base interface.
   return { app: app as unknown as FastifyInstance, metrics };

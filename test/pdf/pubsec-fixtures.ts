@@ -109,7 +109,7 @@ export function pdfboxClasspath(): string[] | undefined {
   const missing = [...PDFBOX_JARS, PDFBOX_TOOLS_JAR].filter((j) => !existsSync(j));
   const javac = spawnable('javac');
   if (missing.length === 0 && javac) return PDFBOX_JARS;
-  const reason = `PDFBox oracle missing: ${[...missing, ...(javac ? [] : ['javac'])].join(', ')} (apt-get install libpdfbox2-java pdfbox2-tools libbcprov-java libbcpkix-java libbcutil-java default-jdk-headless)`;
+  const reason = `PDFBox oracle missing: ${[...missing, ...(javac ? [] : ['javac'])].join(', ')} (apt-get install libpdfbox2-java libbcprov-java libbcpkix-java libbcutil-java default-jdk-headless)`;
   if (process.env.CI === 'true') throw new Error(reason);
   console.warn(`skipping: ${reason}`);
   return undefined;

@@ -96,6 +96,18 @@ describe.skipIf(!classpath)('PDFBox opens what we encrypt', () => {
     }
   }
 
+  it('PDFBox opens files with EncryptMetadata false (the 0xFFFFFFFF in the key derivation)', async () => {
+    for (const aes of [256, 128] as const) {
+      const out = join(work, `clear-metadata-${aes}.pdf`);
+      await encryptPdfFile(join(FIXTURES, 'classic.pdf'), out, {
+        recipients: [{ certificate: r.rsa.certificate }],
+        aes,
+        encryptMetadata: false,
+      });
+      expect((await pdfboxOpen(out, r.rsa)).text).toContain('Sealpost fixture page 1');
+    }
+  });
+
   it('PDFBox sees the permissions we grant', async () => {
     const out = join(work, 'perm.pdf');
     await encryptPdfFile(join(FIXTURES, 'classic.pdf'), out, {

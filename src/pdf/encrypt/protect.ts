@@ -4,13 +4,16 @@
  * encrypted like any other object's except /Contents (§7.6.2), and its /ByteRange covers the encrypted
  * bytes — what Acrobat and PDFBox validate once they have opened the file with the recipient's key.
  * The signer needs no recipient key: the file key comes from the encryption step.
+ * Inputs up to IN_MEMORY_LIMIT go from encryption to signing in memory; larger ones through a temp file.
  */
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { pubSecWithKnownKey } from '../crypt/pubsec.js';
 import type { PubSecEncryptOptions } from '../crypt/pubsec.js';
 import { signPdf } from '../sign/index.js';
 import type { SignPdfOptions, SignPdfResult } from '../sign/index.js';
-import { encryptPdfFile } from './index.js';
+import { PdfDocument } from '../document.js';
+import { encryptDocument, encryptPdfFile } from './index.js';
+import { MemorySink } from './output.js';
 import type { PdfEncryptResult } from './index.js';
 
 export interface ProtectPdfOptions
@@ -26,11 +29,35 @@ export interface ProtectPdfResult {
   signature: SignPdfResult;
 }
 
+const IN_MEMORY_LIMIT = 64 * 1024 * 1024;
+
+async function encryptForProtect(
+  input: string,
+  temp: string,
+  opts: PubSecEncryptOptions,
+): Promise<{ enc: PdfEncryptResult; encrypted: string | Buffer }> {
+  if ((await stat(input)).size > IN_MEMORY_LIMIT)
+    return { enc: await encryptPdfFile(input, temp, opts), encrypted: temp };
+  const doc = await PdfDocument.openFile(input);
+  try {
+    const sink = new MemorySink();
+    const enc = await encryptDocument(doc, sink, opts);
+    return { enc, encrypted: sink.bytes() };
+  } finally {
+    await doc.close();
+  }
+}
+
 export async function protectPdf(o: ProtectPdfOptions): Promise<ProtectPdfResult> {
   const { input, output, recipients, aes, permissions, encryptMetadata, ...sign } = o;
-  const encrypted = `${output}.encrypted-unsigned`;
+  const temp = `${output}.encrypted-unsigned`;
   try {
-    const enc = await encryptPdfFile(input, encrypted, { recipients, aes, permissions, encryptMetadata });
+    const { enc, encrypted } = await encryptForProtect(input, temp, {
+      recipients,
+      aes,
+      permissions,
+      encryptMetadata,
+    });
     const signature = await signPdf({
       ...sign,
       input: encrypted,
@@ -43,6 +70,6 @@ export async function protectPdf(o: ProtectPdfOptions): Promise<ProtectPdfResult
       signature,
     };
   } finally {
-    await rm(encrypted, { force: true });
+    await rm(temp, { force: true });
   }
 }
