@@ -30,11 +30,20 @@ export async function main(): Promise<void> {
     const tbsSized = Buffer.alloc(1100, 7); // about the size of an end-entity TBSCertificate
     const concurrency = 4; // node's async sign runs on the libuv pool: keep both cores busy
 
-    const raw = await rate(() => issuing.key.handle.sign(tbsSized, hash), { ms, concurrency });
-    const issue = await rate(
-      () => ctx.ca.issueUser({ email: 'bench@bank.example', usage: 'signing', csr, actor: 'bench' }),
-      { ms, concurrency },
-    );
+    // Alternate the two measurements and keep each one's best round, so a burst of load from
+    // elsewhere on the machine does not land on one side only.
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+    let raw = { perSecond: 0, p50Ms: 0, p99Ms: 0, count: 0 };
+    let issue = { ...raw };
+    for (let round = 0; round < rounds; round++) {
+      const r = await rate(() => issuing.key.handle.sign(tbsSized, hash), { ms, concurrency });
+      if (r.perSecond > raw.perSecond) raw = r;
+      const i = await rate(
+        () => ctx.ca.issueUser({ email: 'bench@bank.example', usage: 'signing', csr, actor: 'bench' }),
+        { ms, concurrency },
+      );
+      if (i.perSecond > issue.perSecond) issue = i;
+    }
     await report(
       'ca-issuance',
       [

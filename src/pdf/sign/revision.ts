@@ -6,7 +6,8 @@
  * is held.
  */
 import type { PdfDocument } from '../document.js';
-import type { PdfRef } from '../objects.js';
+import { open } from 'node:fs/promises';
+import type { ByteRange, PdfRef } from '../objects.js';
 import type { IncrementalUpdate } from '../writer/incremental.js';
 import { patchFile, writeIncremental, type PdfInput } from '../writer/output.js';
 import { PdfSignError } from './errors.js';
@@ -42,18 +43,6 @@ export async function writeSignedRevision(
   contentsBytes: number,
   produce: ContentsProducer,
 ): Promise<SignedRevisionLayout> {
-  const layout = await layoutAndWrite(input, output, update, sigRef, contentsBytes, produce);
-  return layout;
-}
-
-async function layoutAndWrite(
-  input: PdfInput,
-  output: string,
-  update: IncrementalUpdate,
-  sigRef: PdfRef,
-  contentsBytes: number,
-  produce: ContentsProducer,
-): Promise<SignedRevisionLayout> {
   const inputSize = update.doc.source.size;
   const built = update.build(inputSize, await lastByte(update.doc));
   const range = built.objects.get(sigRef.num);
@@ -65,9 +54,26 @@ async function layoutAndWrite(
   const a = inputSize + contentsStart;
   const b = inputSize + contentsEnd;
   byteRangeText(a, b, fileSize).copy(built.bytes, range.start + where.byteRange.start);
-  const value = await produce(
-    writeIncremental(input, output, built.bytes, { start: contentsStart, end: contentsEnd }),
-  );
-  await patchFile(output, a, contentsHex(value, contentsBytes));
+  const exclude = { start: contentsStart, end: contentsEnd };
+  if (Buffer.isBuffer(input)) {
+    // In memory: hash, sign, then one write of the finished file.
+    const value = await produce(coveredInMemory(input, built.bytes, exclude));
+    contentsHex(value, contentsBytes).copy(built.bytes, contentsStart);
+    const fh = await open(output, 'w');
+    try {
+      await fh.writev([input, built.bytes]);
+    } finally {
+      await fh.close();
+    }
+  } else {
+    const value = await produce(writeIncremental(input, output, built.bytes, exclude));
+    await patchFile(output, a, contentsHex(value, contentsBytes));
+  }
   return { byteRange: [0, a, b, fileSize - b], contentsOffset: a, contentsBytes };
+}
+
+async function* coveredInMemory(input: Buffer, appended: Buffer, exclude: ByteRange): AsyncGenerator<Buffer> {
+  yield input;
+  yield appended.subarray(0, exclude.start);
+  yield appended.subarray(exclude.end);
 }

@@ -36,7 +36,7 @@ export async function* writeIncremental(
     copying.catch(() => undefined); // awaited below; avoid an unhandled rejection while we read
     const fh = await open(input, 'r');
     try {
-      const buf = Buffer.allocUnsafe(CHUNK);
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, (await fh.stat()).size || 1));
       let position = 0;
       for (;;) {
         const { bytesRead } = await fh.read(buf, 0, CHUNK, position);
