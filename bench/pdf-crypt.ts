@@ -77,26 +77,42 @@ export async function main(): Promise<void> {
       c.final();
       for (const k of publicKeys) publicEncrypt(k, randomBytes(32));
     };
-    const bound = await rate(aesAndTransport);
-    const boundProtect = await rate(async () => {
+    const boundProtectOp = async (): Promise<void> => {
       await aesAndTransport();
       createHash('sha256').update(statement).digest();
       sign('sha256', randomBytes(32), signingKey);
-    });
-
-    const encrypt = await rate(() => encryptPdf(statement, { recipients }));
+    };
     let n = 0;
-    const protect = await rate(
-      () =>
-        protectPdf({
-          input: statementPath,
-          output: join(work, `protected-${n++ % 4}.pdf`),
-          recipients,
-          signer,
-          level: 'B-B',
-        }),
-      { warmup: 5 },
-    );
+    const encryptOp = () => encryptPdf(statement, { recipients });
+    const protectOp = () =>
+      protectPdf({
+        input: statementPath,
+        output: join(work, `protected-${n++ % 4}.pdf`),
+        recipients,
+        signer,
+        level: 'B-B',
+      });
+    // The machine is shared: measure ours and the bound in alternating rounds and keep each one's best,
+    // so that a burst of outside load does not land on one side only.
+    const rounds = { bound: [], boundProtect: [], encrypt: [], protect: [] } as Record<
+      string,
+      Awaited<ReturnType<typeof rate>>[]
+    >;
+    for (let round = 0; round < 3; round++) {
+      rounds.bound!.push(await rate(aesAndTransport, { ms: 1000, warmup: 5 }));
+      rounds.encrypt!.push(await rate(encryptOp, { ms: 1000, warmup: 5 }));
+      rounds.boundProtect!.push(await rate(boundProtectOp, { ms: 1000, warmup: 5 }));
+      rounds.protect!.push(await rate(protectOp, { ms: 1000, warmup: 5 }));
+    }
+    const best = (k: string) => rounds[k]!.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+    const [bound, encrypt, boundProtect, protect] = ['bound', 'encrypt', 'boundProtect', 'protect'].map(
+      best,
+    ) as [
+      Awaited<ReturnType<typeof rate>>,
+      Awaited<ReturnType<typeof rate>>,
+      Awaited<ReturnType<typeof rate>>,
+      Awaited<ReturnType<typeof rate>>,
+    ];
 
     // Peak RSS while encrypting a large file to a file: the stream must pass through in chunks.
     const large = join(work, 'large.pdf');
@@ -147,6 +163,7 @@ export async function main(): Promise<void> {
       ],
       [
         `RSS before the large file: ${(before / 2 ** 20).toFixed(0)} MB (the process also holds the keys and earlier runs)`,
+        'best of 3 alternating 1 s rounds for each figure and its bound (the machine is shared)',
         'protect reads the statement from a file, encrypts in memory and appends the signature to a new file; encrypt is in memory',
       ],
     );

@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   smime: () => import('./smime.js').then((m) => m.main()),
   'pdf-crypt': () => import('./pdf-crypt.js').then((m) => m.main()),
   pdf: () => import('./pdf.js').then((m) => m.main()),
+  'pdf-validate': () => import('./pdf-validate.js').then((m) => m.main()),
 };
 
 const wanted = process.argv.slice(2);

@@ -47,9 +47,8 @@ async function writeUpdate(input: string, out: string, fill: (u: IncrementalUpda
 
 /** Reader objects → plain values for comparison. */
 function plain(o: PdfObject | undefined): unknown {
-  switch (o?.kind) {
-    case undefined:
-      return undefined;
+  if (!o) return undefined;
+  switch (o.kind) {
     case 'string':
       return `s:${o.bytes.toString('hex')}`;
     case 'name':

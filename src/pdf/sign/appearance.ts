@@ -53,7 +53,10 @@ export function writeAppearance(
     content.lines.forEach((line, i) => ops.push(`${i ? 'T* ' : ''}${winAnsiLiteral(line)} Tj`));
     ops.push('ET');
   }
-  const resources = new WritableDict().set('ProcSet', new PdfArray([new PdfName('PDF'), new PdfName('Text'), new PdfName('ImageC')]));
+  const resources = new WritableDict().set(
+    'ProcSet',
+    new PdfArray([new PdfName('PDF'), new PdfName('Text'), new PdfName('ImageC')]),
+  );
   if (fonts.entries.size) resources.set('Font', fonts);
   if (xobjects.entries.size) resources.set('XObject', xobjects);
   const dict = new WritableDict()

@@ -45,7 +45,8 @@ export async function addToDss(update: IncrementalUpdate, additions: DssAddition
     const items: WritableObject[] = [...(arr?.items ?? [])];
     for (const item of items) {
       const stream = item.kind === 'ref' ? await doc.resolve(item) : undefined;
-      if (stream?.kind === 'stream' && item.kind === 'ref') known.set(sha256(await doc.streamData(stream)), item);
+      if (stream?.kind === 'stream' && item.kind === 'ref')
+        known.set(sha256(await doc.streamData(stream)), item);
     }
     const refFor = (der: Buffer): PdfRef => {
       const key = sha256(der);

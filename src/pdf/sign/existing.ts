@@ -40,7 +40,10 @@ export async function listSignatures(doc: PdfDocument): Promise<ExistingSignatur
     out.push({
       fieldName: field.name,
       dict,
-      kind: dict.getName('Type') === 'DocTimeStamp' || subFilter === 'ETSI.RFC3161' ? 'document-timestamp' : 'signature',
+      kind:
+        dict.getName('Type') === 'DocTimeStamp' || subFilter === 'ETSI.RFC3161'
+          ? 'document-timestamp'
+          : 'signature',
       ...(subFilter ? { subFilter } : {}),
       contents: contents.bytes,
       cms: trimDer(contents.bytes),

@@ -75,22 +75,29 @@ export async function preparePdfSignature(o: PrepareOptions): Promise<PreparedSi
   let documentDigest: Buffer | undefined;
   try {
     const { update, sigRef, fieldName } = await prepareSignatureUpdate(doc, { ...o, signer }, contentsBytes);
-    const layout = await writeSignedRevision(o.input, o.output, update, sigRef, contentsBytes, async (covered) => {
-      const hasher = createHash(hash);
-      await signData(tee(covered, hasher), {
-        signer: externalKey(o.certificate, (data) => {
-          signedAttributes = data;
-          return Buffer.alloc(0);
-        }),
-        certificate: o.certificate,
-        chain,
-        hash,
-        signingTime: false,
-        capabilities: [],
-      });
-      documentDigest = hasher.digest();
-      return Buffer.alloc(0);
-    });
+    const layout = await writeSignedRevision(
+      o.input,
+      o.output,
+      update,
+      sigRef,
+      contentsBytes,
+      async (covered) => {
+        const hasher = createHash(hash);
+        await signData(tee(covered, hasher), {
+          signer: externalKey(o.certificate, (data) => {
+            signedAttributes = data;
+            return Buffer.alloc(0);
+          }),
+          certificate: o.certificate,
+          chain,
+          hash,
+          signingTime: false,
+          capabilities: [],
+        });
+        documentDigest = hasher.digest();
+        return Buffer.alloc(0);
+      },
+    );
     return {
       output: o.output,
       byteRange: layout.byteRange,
@@ -152,7 +159,13 @@ export async function finishPdfSignature(
   return { output: p.output, ...(genTime ? { signatureTimestamp: genTime } : {}) };
 }
 
-function checkSignature(certificate: Buffer, hash: HashAlgorithm, pss: boolean, data: Buffer, signature: Buffer): void {
+function checkSignature(
+  certificate: Buffer,
+  hash: HashAlgorithm,
+  pss: boolean,
+  data: Buffer,
+  signature: Buffer,
+): void {
   const cert = parseCertificate(certificate);
   const key = createPublicKey({ key: cert.spki, format: 'der', type: 'spki' });
   const rsa = isRsa(cert.keyAlgorithm);
@@ -164,10 +177,16 @@ function checkSignature(certificate: Buffer, hash: HashAlgorithm, pss: boolean, 
       : { key, dsaEncoding: 'der' },
     signature,
   );
-  if (!ok) throw new PdfSignError('the external signature does not verify with the signer certificate over the prepared attributes');
+  if (!ok)
+    throw new PdfSignError(
+      'the external signature does not verify with the signer certificate over the prepared attributes',
+    );
 }
 
-async function* tee(source: AsyncIterable<Buffer>, hasher: ReturnType<typeof createHash>): AsyncGenerator<Buffer> {
+async function* tee(
+  source: AsyncIterable<Buffer>,
+  hasher: ReturnType<typeof createHash>,
+): AsyncGenerator<Buffer> {
   for await (const chunk of source) {
     hasher.update(chunk);
     yield chunk;
@@ -183,7 +202,7 @@ async function* readCovered(path: string, br: [number, number, number, number]):
       [br[0], br[1]],
       [br[2], br[3]],
     ] as const) {
-      for (let at = start; at < start + length; ) {
+      for (let at = start; at < start + length;) {
         const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, start + length - at), at);
         if (!bytesRead) throw new PdfSignError('the prepared file is shorter than its /ByteRange');
         at += bytesRead;

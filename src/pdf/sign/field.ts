@@ -66,7 +66,9 @@ export async function placeSignatureField(
   const pageIndex = (req.placement?.page ?? 1) - 1;
   const page = pages[pageIndex];
   if (!page)
-    throw new PdfSignError(`page ${req.placement?.page} does not exist: the document has ${pages.length} pages`);
+    throw new PdfSignError(
+      `page ${req.placement?.page} does not exist: the document has ${pages.length} pages`,
+    );
   const name = req.name ?? uniqueName(fields);
   if (name.includes('.')) throw new PdfSignError(`field name "${name}" must not contain a period`);
   const rect = req.placement ? placementRect(req.placement, page) : [0, 0, 0, 0];
@@ -99,10 +101,12 @@ async function signExistingField(
   field: PdfField,
   req: FieldRequest,
 ): Promise<PlacedField> {
-  if (field.type !== 'Sig') throw new PdfSignError(`field "${field.name}" is not a signature field (/FT /${field.type})`);
+  if (field.type !== 'Sig')
+    throw new PdfSignError(`field "${field.name}" is not a signature field (/FT /${field.type})`);
   if (field.value !== undefined && field.value.kind !== 'null')
     throw new PdfSignError(`field "${field.name}" is already signed: choose another --field name`);
-  if (!field.ref) throw new PdfSignError(`field "${field.name}" is not an indirect object and cannot be updated`);
+  if (!field.ref)
+    throw new PdfSignError(`field "${field.name}" is not an indirect object and cannot be updated`);
   const fieldRef = field.ref;
   await editDict(update, fieldRef, (d) => void d.set('V', sigRef));
   const widget = field.widgets[0];
@@ -153,7 +157,8 @@ function uniqueName(fields: PdfField[]): string {
 }
 
 function placementRect(p: Placement, page: PdfPage): number[] {
-  if (!(p.width > 0 && p.height > 0)) throw new PdfSignError('a visible signature needs a positive width and height');
+  if (!(p.width > 0 && p.height > 0))
+    throw new PdfSignError('a visible signature needs a positive width and height');
   const [bx = 0, by = 0] = page.cropBox;
   return [bx + p.x, by + p.y, bx + p.x + p.width, by + p.y + p.height];
 }
@@ -163,9 +168,12 @@ function numbers(values: number[]): PdfArray {
 }
 
 export function lockDict(lock: FieldLock): WritableDict {
-  const d = new WritableDict().set('Type', new PdfName('SigFieldLock')).set('Action', new PdfName(lock.action));
+  const d = new WritableDict()
+    .set('Type', new PdfName('SigFieldLock'))
+    .set('Action', new PdfName(lock.action));
   if (lock.action !== 'All') {
-    if (!lock.fields?.length) throw new PdfSignError(`a /Lock with /Action /${lock.action} needs a list of fields`);
+    if (!lock.fields?.length)
+      throw new PdfSignError(`a /Lock with /Action /${lock.action} needs a list of fields`);
     d.set('Fields', new PdfArray(lock.fields.map((f) => textString(f))));
   }
   return d;
@@ -179,4 +187,3 @@ async function readLock(update: IncrementalUpdate, field: PdfDict): Promise<Fiel
   const fields = (arr?.items ?? []).flatMap((x) => (x.kind === 'string' ? [x.toText()] : []));
   return { action, ...(action === 'All' ? {} : { fields }) };
 }
-

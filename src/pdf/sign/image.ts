@@ -20,7 +20,8 @@ const MAX_PIXELS = 40_000_000;
 
 export function loadImage(bytes: Buffer): DecodedImage {
   if (bytes[0] === 0xff && bytes[1] === 0xd8) return jpeg(bytes);
-  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return png(bytes);
+  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    return png(bytes);
   throw new PdfSignError('the signature image must be a PNG or a JPEG file');
 }
 
@@ -52,7 +53,14 @@ function jpeg(bytes: Buffer): DecodedImage {
       const height = bytes.readUInt16BE(at + 5);
       const width = bytes.readUInt16BE(at + 7);
       const components = bytes[at + 9]!;
-      const cs = components === 1 ? 'DeviceGray' : components === 3 ? 'DeviceRGB' : components === 4 ? 'DeviceCMYK' : '';
+      const cs =
+        components === 1
+          ? 'DeviceGray'
+          : components === 3
+            ? 'DeviceRGB'
+            : components === 4
+              ? 'DeviceCMYK'
+              : '';
       if (!cs || !width || !height) throw new PdfSignError('the JPEG image has an unsupported layout');
       return { width, height, image: new PdfNewStream(imageDict(width, height, cs, 'DCTDecode'), bytes) };
     }
@@ -74,7 +82,7 @@ function png(bytes: Buffer): DecodedImage {
   let palette: Buffer | undefined;
   let trns: Buffer | undefined;
   const idat: Buffer[] = [];
-  for (let at = 8; at + 8 <= bytes.length; ) {
+  for (let at = 8; at + 8 <= bytes.length;) {
     const length = bytes.readUInt32BE(at);
     const type = bytes.toString('latin1', at + 4, at + 8);
     const data = bytes.subarray(at + 8, at + 8 + length);
@@ -96,10 +104,13 @@ function png(bytes: Buffer): DecodedImage {
   }
   if (!header) throw new PdfSignError('the PNG image has no IHDR chunk');
   const { width, height, depth, colorType } = header;
-  if (!width || !height || width * height > MAX_PIXELS) throw new PdfSignError('the PNG image is empty or too large');
-  if (header.interlace) throw new PdfSignError('interlaced PNG images are not supported: save it without interlacing');
+  if (!width || !height || width * height > MAX_PIXELS)
+    throw new PdfSignError('the PNG image is empty or too large');
+  if (header.interlace)
+    throw new PdfSignError('interlaced PNG images are not supported: save it without interlacing');
   const channels = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[colorType];
-  if (!channels || ![1, 2, 4, 8, 16].includes(depth)) throw new PdfSignError('the PNG image has an unsupported colour type or depth');
+  if (!channels || ![1, 2, 4, 8, 16].includes(depth))
+    throw new PdfSignError('the PNG image has an unsupported colour type or depth');
   if (colorType === 3 && !palette) throw new PdfSignError('the palette PNG image has no PLTE chunk');
   let raw: Buffer;
   try {

@@ -27,7 +27,9 @@ export async function gatherValidationData(
   o: LtvOptions,
 ): Promise<ValidationData> {
   if (!o.trustAnchors.length)
-    throw new PdfSignError('B-LT needs trust anchors: pass the chain where the certificates end (--trust chain.pem)');
+    throw new PdfSignError(
+      'B-LT needs trust anchors: pass the chain where the certificates end (--trust chain.pem)',
+    );
   const merged: ValidationData = { certificates: [], ocspResponses: [], crls: [] };
   for (const c of certificates) {
     const result = await validateCertificate(c.certificate, {

@@ -45,7 +45,10 @@ export function byteRangeText(contentsStart: number, contentsEnd: number, fileSi
   if (numbers.some((n) => String(n).length > FIELD_WIDTH))
     throw new PdfSignError(`the file is too large for a ${FIELD_WIDTH}-digit /ByteRange`);
   const text = `[${numbers.join(' ')}]`;
-  return Buffer.from(text.padEnd(BYTE_RANGE_TEMPLATE.length, ' '), 'latin1').subarray(0, BYTE_RANGE_TEMPLATE.length);
+  return Buffer.from(text.padEnd(BYTE_RANGE_TEMPLATE.length, ' '), 'latin1').subarray(
+    0,
+    BYTE_RANGE_TEMPLATE.length,
+  );
 }
 
 /** The hex for /Contents: the CMS followed by zeros up to the reserved size. */

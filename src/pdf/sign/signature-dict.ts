@@ -68,7 +68,8 @@ function docMdpReference(p: DocMdpPermission): WritableDict {
 
 function fieldMdpReference(lock: FieldLock): WritableDict {
   const params = transformParams().set('Action', new PdfName(lock.action));
-  if (lock.action !== 'All') params.set('Fields', new PdfArray((lock.fields ?? []).map((f) => textString(f))));
+  if (lock.action !== 'All')
+    params.set('Fields', new PdfArray((lock.fields ?? []).map((f) => textString(f))));
   return new WritableDict()
     .set('Type', new PdfName('SigRef'))
     .set('TransformMethod', new PdfName('FieldMDP'))

@@ -24,7 +24,12 @@ export function timestampDigest(tsa: TsaOptions, digest: Buffer): Promise<Parsed
 
 /** A token over `data`. */
 export function timestampData(tsa: TsaOptions, data: Buffer): Promise<ParsedTimeStampToken> {
-  return timestampDigest(tsa, createHash(tsa.hash ?? 'sha256').update(data).digest());
+  return timestampDigest(
+    tsa,
+    createHash(tsa.hash ?? 'sha256')
+      .update(data)
+      .digest(),
+  );
 }
 
 /** Reserve for a token: TSTInfo, the TSA's signature and its certificate chain. */

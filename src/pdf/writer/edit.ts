@@ -58,8 +58,7 @@ export async function appendToArrayEntry(
       return;
     }
   }
-  const items: WritableObject[] =
-    entry?.kind === 'array' || entry?.kind === 'warray' ? [...entry.items] : [];
+  const items: WritableObject[] = entry?.kind === 'array' || entry?.kind === 'warray' ? [...entry.items] : [];
   items.push(item);
   dict.set(key, new WritableArray(items));
 }

@@ -151,7 +151,7 @@ export class IncrementalUpdate {
 function xrefTable(offsets: Map<number, { offset: number; gen: number }>): string {
   const nums = [...offsets.keys()].sort((a, b) => a - b);
   let out = 'xref\n';
-  for (let i = 0; i < nums.length; ) {
+  for (let i = 0; i < nums.length;) {
     let j = i;
     while (j + 1 < nums.length && nums[j + 1] === nums[j]! + 1) j++;
     out += `${nums[i]} ${j - i + 1}\n`;

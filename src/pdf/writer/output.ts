@@ -39,7 +39,7 @@ export async function* writeIncremental(
       const buf = Buffer.allocUnsafe(Math.min(CHUNK, (await fh.stat()).size || 1));
       let position = 0;
       for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, CHUNK, position);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, position);
         if (bytesRead === 0) break;
         position += bytesRead;
         yield buf.subarray(0, bytesRead);
@@ -53,7 +53,8 @@ export async function* writeIncremental(
   const out = await open(output, 'r+');
   try {
     const { size } = await out.stat();
-    if (size !== inputSize) throw new Error(`the input changed while it was copied (${size} ≠ ${inputSize} bytes)`);
+    if (size !== inputSize)
+      throw new Error(`the input changed while it was copied (${size} ≠ ${inputSize} bytes)`);
     await out.write(appended, 0, appended.length, inputSize);
   } finally {
     await out.close();
@@ -85,7 +86,8 @@ export async function appendToFile(path: string, size: number, appended: Buffer)
   const fh = await open(path, 'r+');
   try {
     const { size: actual } = await fh.stat();
-    if (actual !== size) throw new Error(`the file changed while the update was built (${actual} ≠ ${size} bytes)`);
+    if (actual !== size)
+      throw new Error(`the file changed while the update was built (${actual} ≠ ${size} bytes)`);
     await fh.write(appended, 0, appended.length, size);
   } finally {
     await fh.close();

@@ -90,7 +90,12 @@ export function serializeObject(obj: WritableObject, crypt?: ObjectCrypt, depth 
   return Buffer.concat(parts);
 }
 
-function write(obj: WritableObject | undefined, crypt: ObjectCrypt | undefined, depth: number, out: Buffer[]): void {
+function write(
+  obj: WritableObject | undefined,
+  crypt: ObjectCrypt | undefined,
+  depth: number,
+  out: Buffer[],
+): void {
   if (depth > MAX_DEPTH) throw new PdfWriteError(`object nests deeper than ${MAX_DEPTH} levels`);
   const text = (s: string): void => void out.push(Buffer.from(s, 'latin1'));
   if (obj === undefined) return text('null');
