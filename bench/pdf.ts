@@ -33,10 +33,18 @@ export function makePdf(size: number): Buffer {
   const padding = Math.max(0, size - 1200);
   obj('1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n');
   obj('2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n');
-  obj('3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>\nendobj\n');
+  obj(
+    '3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>\nendobj\n',
+  );
   obj(`4 0 obj\n<< /Length ${content.length} >>\nstream\n${content}\nendstream\nendobj\n`);
   obj('5 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\nendobj\n');
-  obj(Buffer.concat([Buffer.from(`6 0 obj\n<< /Length ${padding} >>\nstream\n`), randomBytes(padding), Buffer.from('\nendstream\nendobj\n')]));
+  obj(
+    Buffer.concat([
+      Buffer.from(`6 0 obj\n<< /Length ${padding} >>\nstream\n`),
+      randomBytes(padding),
+      Buffer.from('\nendstream\nendobj\n'),
+    ]),
+  );
   const xref = length;
   let table = `xref\n0 ${offsets.length + 1}\n0000000000 65535 f \n`;
   for (const o of offsets) table += `${String(o).padStart(10, '0')} 00000 n \n`;
@@ -70,7 +78,8 @@ async function writeBigPdf(path: string, size: number): Promise<void> {
   await write(streamHead);
   at += streamHead.length;
   const block = randomBytes(8 * 1024 * 1024);
-  for (let left = padding; left > 0; left -= block.length) await write(left >= block.length ? block : block.subarray(0, left));
+  for (let left = padding; left > 0; left -= block.length)
+    await write(left >= block.length ? block : block.subarray(0, left));
   at += padding;
   const tail = '\nendstream\nendobj\n';
   await write(tail);
@@ -82,13 +91,48 @@ async function writeBigPdf(path: string, size: number): Promise<void> {
   await new Promise<void>((resolve) => out.end(resolve));
 }
 
-async function credentials(dir: string): Promise<{ p12: Buffer; signer: PdfSigner; keyPem: string; certPem: string }> {
+async function credentials(
+  dir: string,
+): Promise<{ p12: Buffer; signer: PdfSigner; keyPem: string; certPem: string }> {
   const keyPem = join(dir, 'key.pem');
   const certPem = join(dir, 'cert.pem');
-  await execFileAsync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPem, '-out', certPem, '-days', '30', '-subj', '/CN=Bench Seal', '-addext', 'keyUsage=critical,digitalSignature,nonRepudiation']);
+  await execFileAsync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    keyPem,
+    '-out',
+    certPem,
+    '-days',
+    '30',
+    '-subj',
+    '/CN=Bench Seal',
+    '-addext',
+    'keyUsage=critical,digitalSignature,nonRepudiation',
+  ]);
   const p12File = join(dir, 'seal.p12');
   // PBE-SHA1-3DES: readable by every library compared here (node-forge included).
-  await execFileAsync('openssl', ['pkcs12', '-export', '-inkey', keyPem, '-in', certPem, '-out', p12File, '-passout', 'pass:bench', '-certpbe', 'PBE-SHA1-3DES', '-keypbe', 'PBE-SHA1-3DES', '-macalg', 'sha1']);
+  await execFileAsync('openssl', [
+    'pkcs12',
+    '-export',
+    '-inkey',
+    keyPem,
+    '-in',
+    certPem,
+    '-out',
+    p12File,
+    '-passout',
+    'pass:bench',
+    '-certpbe',
+    'PBE-SHA1-3DES',
+    '-keypbe',
+    'PBE-SHA1-3DES',
+    '-macalg',
+    'sha1',
+  ]);
   const p12 = await readFile(p12File);
   return { p12, signer: signerFromPkcs12(p12, 'bench'), keyPem, certPem };
 }
@@ -101,14 +145,30 @@ async function peers(): Promise<{
   const notes: string[] = [];
   const out: Awaited<ReturnType<typeof peers>> = { notes };
   try {
-    const { default: signpdf } = (await import('@signpdf/signpdf')) as unknown as { default: { sign(pdf: Buffer, signer: unknown): Promise<Buffer> } };
-    const { P12Signer } = (await import('@signpdf/signer-p12')) as unknown as { P12Signer: new (p12: Buffer, o: { passphrase: string }) => unknown };
+    const { default: signpdf } = (await import('@signpdf/signpdf')) as unknown as {
+      default: { sign(pdf: Buffer, signer: unknown): Promise<Buffer> };
+    };
+    const { P12Signer } = (await import('@signpdf/signer-p12')) as unknown as {
+      P12Signer: new (p12: Buffer, o: { passphrase: string }) => unknown;
+    };
     const { plainAddPlaceholder } = (await import('@signpdf/placeholder-plain')) as unknown as {
-      plainAddPlaceholder(o: { pdfBuffer: Buffer; reason: string; contactInfo: string; name: string; location: string }): Buffer;
+      plainAddPlaceholder(o: {
+        pdfBuffer: Buffer;
+        reason: string;
+        contactInfo: string;
+        name: string;
+        location: string;
+      }): Buffer;
     };
     out.signpdf = async (pdf, p12) =>
       signpdf.sign(
-        plainAddPlaceholder({ pdfBuffer: pdf, reason: 'bench', contactInfo: 'bench', name: 'bench', location: 'bench' }),
+        plainAddPlaceholder({
+          pdfBuffer: pdf,
+          reason: 'bench',
+          contactInfo: 'bench',
+          name: 'bench',
+          location: 'bench',
+        }),
         new P12Signer(p12, { passphrase: 'bench' }),
       );
   } catch (e) {
@@ -116,7 +176,13 @@ async function peers(): Promise<{
   }
   try {
     const lib = (await import('@libpdf/core')) as unknown as {
-      PDF: { load(b: Uint8Array): Promise<{ sign(o: { signer: unknown; reason?: string }): Promise<Uint8Array | { bytes: Uint8Array }> }> };
+      PDF: {
+        load(
+          b: Uint8Array,
+        ): Promise<{
+          sign(o: { signer: unknown; reason?: string }): Promise<Uint8Array | { bytes: Uint8Array }>;
+        }>;
+      };
       P12Signer: { create(p12: Uint8Array, password: string): Promise<unknown> };
     };
     let signer: unknown;
@@ -163,15 +229,35 @@ export async function main(): Promise<void> {
       const output = join(dir, `out-${size}.pdf`);
       const ms = size >= 10 * 1024 * 1024 ? 4000 : 2500;
       // Two workers each (this machine has 2 cores): file I/O waits overlap, as in a server.
-      const bound = await rate(async () => {
-        const digest = createHash('sha256').update(pdf).digest();
-        await key.sign(digest, 'sha256');
-      }, { ms, concurrency: 2 });
+      const bound = await rate(
+        async () => {
+          const digest = createHash('sha256').update(pdf).digest();
+          await key.sign(digest, 'sha256');
+        },
+        { ms, concurrency: 2 },
+      );
       let n = 0;
-      const ours = await rate(() => signPdf({ input, output: `${output}.${n++ % 2}`, signer: cred.signer }), { ms, concurrency: 2 });
-      figures.push(figure({ name: `B-B ${label} vs physical bound`, unit: 'sig/s', value: ours.perSecond, baselineName: 'SHA-256 + 1 RSA sign', baseline: bound.perSecond, target: '≥ 0.6', p50Ms: ours.p50Ms, p99Ms: ours.p99Ms }));
+      const ours = await rate(() => signPdf({ input, output: `${output}.${n++ % 2}`, signer: cred.signer }), {
+        ms,
+        concurrency: 2,
+      });
+      figures.push(
+        figure({
+          name: `B-B ${label} vs physical bound`,
+          unit: 'sig/s',
+          value: ours.perSecond,
+          baselineName: 'SHA-256 + 1 RSA sign',
+          baseline: bound.perSecond,
+          target: '≥ 0.6',
+          p50Ms: ours.p50Ms,
+          p99Ms: ours.p99Ms,
+        }),
+      );
       const peerRates: [string, number][] = [];
-      for (const [name, fn] of [['@signpdf/signpdf', peer.signpdf], ['@libpdf/core', peer.libpdf]] as const) {
+      for (const [name, fn] of [
+        ['@signpdf/signpdf', peer.signpdf],
+        ['@libpdf/core', peer.libpdf],
+      ] as const) {
         if (!fn) continue;
         try {
           await fn(pdf, cred.p12);
@@ -182,9 +268,19 @@ export async function main(): Promise<void> {
         }
       }
       const faster = peerRates.sort((a, b) => b[1] - a[1])[0];
-      for (const [name, r] of peerRates) figures.push(figure({ name: `  ${name} ${label}`, unit: 'sig/s', value: r }));
+      for (const [name, r] of peerRates)
+        figures.push(figure({ name: `  ${name} ${label}`, unit: 'sig/s', value: r }));
       if (faster)
-        figures.push(figure({ name: `B-B ${label} vs faster peer`, unit: 'sig/s', value: ours.perSecond, baselineName: faster[0], baseline: faster[1], target: '≥ 2' }));
+        figures.push(
+          figure({
+            name: `B-B ${label} vs faster peer`,
+            unit: 'sig/s',
+            value: ours.perSecond,
+            baselineName: faster[0],
+            baseline: faster[1],
+            target: '≥ 2',
+          }),
+        );
     }
 
     // B-T over HTTP against our own TSA (in-process server).
@@ -193,14 +289,30 @@ export async function main(): Promise<void> {
     const { startServer } = await import('../src/app/runtime.js');
     const { loadConfig } = await import('../src/config/config.js');
     const { createLogger } = await import('../src/util/logger.js');
-    const ctx = await openSealpost(loadConfig({ dataDir: join(dir, 'data'), env: {}, overrides: { port: 0 } }), createLogger('silent'), { createMasterKey: true });
+    const ctx = await openSealpost(
+      loadConfig({ dataDir: join(dir, 'data'), env: {}, overrides: { port: 0 } }),
+      createLogger('silent'),
+      { createMasterKey: true },
+    );
     await initialise(ctx, { orgName: 'Bench Bank', actor: 'bench' });
     const server = await startServer(ctx, { roles: ['tsa'], host: '127.0.0.1', port: 0, pollMs: 1000 });
     try {
       const input = join(dir, `in-${1024 * 1024}.pdf`);
       const output = join(dir, 'bt.pdf');
-      const bt = await rate(() => signPdf({ input, output, signer: cred.signer, level: 'B-T', tsa: { url: `${server.url}/tsa` } }), { ms: 3000, warmup: 5 });
-      figures.push(figure({ name: 'B-T 1 MB over HTTP (our TSA)', unit: 'sig/s', value: bt.perSecond, p50Ms: bt.p50Ms, p99Ms: bt.p99Ms }));
+      const bt = await rate(
+        () =>
+          signPdf({ input, output, signer: cred.signer, level: 'B-T', tsa: { url: `${server.url}/tsa` } }),
+        { ms: 3000, warmup: 5 },
+      );
+      figures.push(
+        figure({
+          name: 'B-T 1 MB over HTTP (our TSA)',
+          unit: 'sig/s',
+          value: bt.perSecond,
+          p50Ms: bt.p50Ms,
+          p99Ms: bt.p99Ms,
+        }),
+      );
     } finally {
       await server.close();
       await ctx.close();
@@ -214,17 +326,35 @@ export async function main(): Promise<void> {
     await execFileAsync('sha256sum', [big]);
     const shaMs = performance.now() - t;
     const child = await new Promise<string>((resolve, reject) => {
-      const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--big', big, join(dir, 'big-signed.pdf')], {
-        env: { ...process.env, BENCH_P12: JSON.stringify({ p12: cred.p12.toString('base64') }) },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const p = spawn(
+        process.execPath,
+        ['--import', 'tsx', fileURLToPath(import.meta.url), '--big', big, join(dir, 'big-signed.pdf')],
+        {
+          env: { ...process.env, BENCH_P12: JSON.stringify({ p12: cred.p12.toString('base64') }) },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       let out = '';
       p.stdout.on('data', (d: Buffer) => (out += d.toString()));
       p.on('error', reject);
-      p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`1 GB signing child exited ${code}`))));
+      p.on('close', (code) =>
+        code === 0 ? resolve(out) : reject(new Error(`1 GB signing child exited ${code}`)),
+      );
     });
-    const { wallMs, maxRssKb } = JSON.parse(child.trim().split('\n').at(-1)!) as { wallMs: number; maxRssKb: number };
-    figures.push(figure({ name: '1 GB B-B wall time vs sha256sum', unit: 'ms', value: wallMs, baselineName: 'sha256sum', baseline: shaMs, target: '≤ 2' }));
+    const { wallMs, maxRssKb } = JSON.parse(child.trim().split('\n').at(-1)!) as {
+      wallMs: number;
+      maxRssKb: number;
+    };
+    figures.push(
+      figure({
+        name: '1 GB B-B wall time vs sha256sum',
+        unit: 'ms',
+        value: wallMs,
+        baselineName: 'sha256sum',
+        baseline: shaMs,
+        target: '≤ 2',
+      }),
+    );
     figures.push(figure({ name: '1 GB B-B peak RSS', unit: 'MB', value: maxRssKb / 1024, target: '< 200' }));
     const fh = await open(join(dir, 'big-signed.pdf'), 'r');
     await fh.close();

@@ -4,7 +4,16 @@ import { join } from 'node:path';
 import { buildPkcs12 } from '../../src/pkix/pkcs12.js';
 import type { SoftwareKey } from '../../src/crypto/software-key.js';
 import { sealpost } from '../helpers/run.js';
-import { createSignEnv, havePdfBox, pdfbox, pdfsig, qpdfCheck, requireOracle, strokePng, type SignEnv } from './sign-env.js';
+import {
+  createSignEnv,
+  havePdfBox,
+  pdfbox,
+  pdfsig,
+  qpdfCheck,
+  requireOracle,
+  strokePng,
+  type SignEnv,
+} from './sign-env.js';
 
 const oracles = requireOracle('pdfsig') && requireOracle('qpdf') && havePdfBox();
 
@@ -35,10 +44,33 @@ describe.skipIf(!oracles)('sealpost pdf sign | extend | timestamp', () => {
     await writeFile(join(env.dir, 'sig.png'), strokePng());
     const signed = join(env.dir, 'cli-signed.pdf');
     const r = await sealpost([
-      'pdf', 'sign', '--in', join(env.fixtures, 'ghostscript.pdf'), '--out', signed, '--key', p12,
-      '--password-file', passwordFile, '--level', 'B-LTA', '--tsa', env.tsaUrl, '--trust', env.chainPem,
-      '--visible', '1,36,36,200,60', '--image', join(env.dir, 'sig.png'), '--certify', '2',
-      '--reason', 'Monthly statement', '--location', 'Geneva', '--json',
+      'pdf',
+      'sign',
+      '--in',
+      join(env.fixtures, 'ghostscript.pdf'),
+      '--out',
+      signed,
+      '--key',
+      p12,
+      '--password-file',
+      passwordFile,
+      '--level',
+      'B-LTA',
+      '--tsa',
+      env.tsaUrl,
+      '--trust',
+      env.chainPem,
+      '--visible',
+      '1,36,36,200,60',
+      '--image',
+      join(env.dir, 'sig.png'),
+      '--certify',
+      '2',
+      '--reason',
+      'Monthly statement',
+      '--location',
+      'Geneva',
+      '--json',
     ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -59,21 +91,60 @@ describe.skipIf(!oracles)('sealpost pdf sign | extend | timestamp', () => {
     expect(t.code).toBe(0);
     expect((await qpdfCheck(ts)).ok).toBe(true);
     const ext = join(env.dir, 'cli-ext.pdf');
-    const e = await sealpost(['pdf', 'extend', '--in', ts, '--out', ext, '--level', 'B-LTA', '--tsa', env.tsaUrl, '--trust', env.chainPem]);
+    const e = await sealpost([
+      'pdf',
+      'extend',
+      '--in',
+      ts,
+      '--out',
+      ext,
+      '--level',
+      'B-LTA',
+      '--tsa',
+      env.tsaUrl,
+      '--trust',
+      env.chainPem,
+    ]);
     expect(e.code).toBe(0);
     expect((await pdfbox(env, ext)).signatures.map((s) => s.digestOk && s.signatureOk)).toEqual([true, true]);
   });
 
   it('bad arguments get one clear line', async () => {
     const r = await sealpost([
-      'pdf', 'sign', '--in', join(env.fixtures, 'classic.pdf'), '--out', join(env.dir, 'x.pdf'), '--key', p12,
-      '--password-file', passwordFile, '--visible', '1,36',
+      'pdf',
+      'sign',
+      '--in',
+      join(env.fixtures, 'classic.pdf'),
+      '--out',
+      join(env.dir, 'x.pdf'),
+      '--key',
+      p12,
+      '--password-file',
+      passwordFile,
+      '--visible',
+      '1,36',
     ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^sealpost: --visible must be page,x,y,width,height/);
-    const t = await sealpost(['pdf', 'sign', '--in', join(env.fixtures, 'classic.pdf'), '--out', join(env.dir, 'y.pdf'), '--key', p12, '--password-file', passwordFile, '--level', 'B-T'], {
-      env: { SEALPOST_TSA_URL: '', SEALPOST_DATA: join(env.dir, 'nowhere') },
-    });
+    const t = await sealpost(
+      [
+        'pdf',
+        'sign',
+        '--in',
+        join(env.fixtures, 'classic.pdf'),
+        '--out',
+        join(env.dir, 'y.pdf'),
+        '--key',
+        p12,
+        '--password-file',
+        passwordFile,
+        '--level',
+        'B-T',
+      ],
+      {
+        env: { SEALPOST_TSA_URL: '', SEALPOST_DATA: join(env.dir, 'nowhere') },
+      },
+    );
     expect(t.code).toBe(1);
     expect(t.stderr).toMatch(/B-T needs a timestamp authority/);
   });

@@ -72,7 +72,12 @@ export async function createSignEnv(): Promise<SignEnv> {
   const config = loadConfig({ dataDir: join(dir, 'data'), env: {}, overrides: { port, host: '127.0.0.1' } });
   const ctx = await openSealpost(config, createLogger('silent'), { createMasterKey: true });
   await initialise(ctx, { orgName: 'PDF Test Bank', actor: 'test' });
-  const server = await startServer(ctx, { roles: ['ca', 'ocsp', 'tsa', 'api'], host: '127.0.0.1', port, pollMs: 200 });
+  const server = await startServer(ctx, {
+    roles: ['ca', 'ocsp', 'tsa', 'api'],
+    host: '127.0.0.1',
+    port,
+    pollMs: 200,
+  });
   const seal = await ctx.ca.serviceCredentials('seal');
   const [issuing, root] = seal.chain;
   const chainPem = join(dir, 'chain.pem');
@@ -83,7 +88,17 @@ export async function createSignEnv(): Promise<SignEnv> {
     await execFileAsync('certutil', ['-N', '-d', `sql:${nssDir}`, '--empty-password']);
     const rootFile = join(dir, 'root.pem');
     await writeFile(rootFile, toPem(root!.der, 'CERTIFICATE'));
-    await execFileAsync('certutil', ['-A', '-d', `sql:${nssDir}`, '-n', 'root', '-t', 'CT,C,C', '-i', rootFile]);
+    await execFileAsync('certutil', [
+      '-A',
+      '-d',
+      `sql:${nssDir}`,
+      '-n',
+      'root',
+      '-t',
+      'CT,C,C',
+      '-i',
+      rootFile,
+    ]);
   }
   const fx = await fixtureDir();
   let users = 0;
@@ -127,18 +142,25 @@ export interface PdfsigSignature {
 
 /** pdfsig's verdict per signature (document timestamps left out), in file order. */
 export async function pdfsig(env: SignEnv, file: string, password?: string): Promise<PdfsigSignature[]> {
-  const r = await run('pdfsig', ['-nssdir', `sql:${env.nssDir}`, ...(password ? ['-upw', password] : []), file]);
-  return r.stdout
-    .split(/^Signature #\d+:/m)
-    .slice(1)
-    // Unsigned fields, and document timestamps, which pdfsig lists but does not check (INTEROP.md).
-    .filter((text) => !/form field is not signed|Signature Type: (unknown|ETSI\.RFC3161)/.test(text))
-    .map((text) => ({
-      valid: /Signature Validation: Signature is Valid/.test(text),
-      trusted: /Certificate Validation: Certificate is Trusted/.test(text),
-      digestMismatch: /Digest Mismatch/.test(text),
-      text,
-    }));
+  const r = await run('pdfsig', [
+    '-nssdir',
+    `sql:${env.nssDir}`,
+    ...(password ? ['-upw', password] : []),
+    file,
+  ]);
+  return (
+    r.stdout
+      .split(/^Signature #\d+:/m)
+      .slice(1)
+      // Unsigned fields, and document timestamps, which pdfsig lists but does not check (INTEROP.md).
+      .filter((text) => !/form field is not signed|Signature Type: (unknown|ETSI\.RFC3161)/.test(text))
+      .map((text) => ({
+        valid: /Signature Validation: Signature is Valid/.test(text),
+        trusted: /Certificate Validation: Certificate is Trusted/.test(text),
+        digestMismatch: /Digest Mismatch/.test(text),
+        text,
+      }))
+  );
 }
 
 export async function qpdfCheck(file: string, password?: string): Promise<{ ok: boolean; out: string }> {
@@ -154,8 +176,10 @@ const JARS = ['pdfbox2', 'fontbox2', 'commons-logging', 'bcprov', 'bcpkix', 'bcu
 
 export function havePdfBox(): boolean {
   const ok = JARS.every((j) => existsSync(j)) && haveOracle('javac') && haveOracle('java');
-  if (!ok && process.env.CI === 'true') throw new Error('PDFBox 2, Bouncy Castle and a JDK are required under CI');
-  if (!ok) console.warn('skipping PDFBox checks: libpdfbox2-java/libbcpkix-java/default-jdk-headless missing');
+  if (!ok && process.env.CI === 'true')
+    throw new Error('PDFBox 2, Bouncy Castle and a JDK are required under CI');
+  if (!ok)
+    console.warn('skipping PDFBox checks: libpdfbox2-java/libbcpkix-java/default-jdk-headless missing');
   return ok;
 }
 
@@ -185,7 +209,11 @@ export async function pdfbox(env: SignEnv, file: string, password?: string): Pro
     await mkdir(classes, { recursive: true });
     await execFileAsync('javac', ['-nowarn', '-cp', cp, '-d', classes, join(PDFBOX_SRC, 'PdfSigCheck.java')]);
   }
-  const r = await run('java', ['-cp', `${cp}:${classes}`, 'PdfSigCheck', file, ...(password ? [password] : [])], { timeoutMs: 60_000 });
+  const r = await run(
+    'java',
+    ['-cp', `${cp}:${classes}`, 'PdfSigCheck', file, ...(password ? [password] : [])],
+    { timeoutMs: 60_000 },
+  );
   if (r.code !== 0) throw new Error(`PDFBox checker failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as PdfBoxReport;
 }
@@ -227,4 +255,3 @@ export function strokePng(w = 40, h = 20): Buffer {
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
-

@@ -87,7 +87,8 @@ describe.skipIf(!oracles)('PAdES signing: independent oracles accept what we wri
           signatureOk: true,
         }),
       ]);
-      if (hasMutool) expect((await run('mutool', ['info', ...(password ? ['-p', password] : []), out])).code).toBe(0);
+      if (hasMutool)
+        expect((await run('mutool', ['info', ...(password ? ['-p', password] : []), out])).code).toBe(0);
     },
   );
 
@@ -164,7 +165,13 @@ describe.skipIf(!oracles)('PAdES signing: independent oracles accept what we wri
 
   it('RSA-PSS, SHA-512: pdfsig and PDFBox verify', async () => {
     const out = join(env.dir, 'pss.pdf');
-    await signPdf({ input: join(env.fixtures, 'objstm.pdf'), output: out, signer: env.signer, pss: true, hash: 'sha512' });
+    await signPdf({
+      input: join(env.fixtures, 'objstm.pdf'),
+      output: out,
+      signer: env.signer,
+      pss: true,
+      hash: 'sha512',
+    });
     const box = await pdfbox(env, out);
     expect(box.signatures[0]).toMatchObject({ digestOk: true, signatureOk: true });
     const [sig] = await pdfsig(env, out);
@@ -175,7 +182,12 @@ describe.skipIf(!oracles)('PAdES signing: independent oracles accept what we wri
   it('certification (DocMDP P=2) then an approval signature with a field lock', async () => {
     const certified = join(env.dir, 'cert.pdf');
     const approved = join(env.dir, 'approved.pdf');
-    await signPdf({ input: join(env.fixtures, 'classic.pdf'), output: certified, signer: env.seal, certify: 2 });
+    await signPdf({
+      input: join(env.fixtures, 'classic.pdf'),
+      output: certified,
+      signer: env.seal,
+      certify: 2,
+    });
     await signPdf({
       input: certified,
       output: approved,
@@ -268,17 +280,34 @@ describe.skipIf(!oracles)('PAdES signing: independent oracles accept what we wri
     await extendPdf({ input: bb, output: lt, level: 'B-LT', ltv: { trustAnchors: [env.root] } });
     let box = await pdfbox(env, lt);
     expect(box.dss?.vri).toEqual([box.signatures[0]!.contentsSha1]);
-    await extendPdf({ input: lt, output: lta, level: 'B-LTA', ltv: { trustAnchors: [env.root] }, tsa: { url: env.tsaUrl } });
+    await extendPdf({
+      input: lt,
+      output: lta,
+      level: 'B-LTA',
+      ltv: { trustAnchors: [env.root] },
+      tsa: { url: env.tsaUrl },
+    });
     box = await pdfbox(env, lta);
     expect(box.signatures.map((s) => s.digestOk && s.signatureOk)).toEqual([true, true]);
     expect(box.dss?.vri).toHaveLength(2);
     expect((await qpdfCheck(lta)).ok).toBe(true);
 
     const ts = join(env.dir, 'ts.pdf');
-    const t = await timestampPdf({ input: join(env.fixtures, 'classic.pdf'), output: ts, tsa: { url: env.tsaUrl } });
+    const t = await timestampPdf({
+      input: join(env.fixtures, 'classic.pdf'),
+      output: ts,
+      tsa: { url: env.tsaUrl },
+    });
     expect(t.genTime).toBeInstanceOf(Date);
     box = await pdfbox(env, ts);
-    expect(box.signatures).toEqual([expect.objectContaining({ type: 'timestamp', digestOk: true, signatureOk: true, coversWholeDocument: true })]);
+    expect(box.signatures).toEqual([
+      expect.objectContaining({
+        type: 'timestamp',
+        digestOk: true,
+        signatureOk: true,
+        coversWholeDocument: true,
+      }),
+    ]);
     expect((await qpdfCheck(ts)).ok).toBe(true);
   });
 });

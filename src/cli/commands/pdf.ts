@@ -44,7 +44,9 @@ function parseLevel(level: string): PadesLevel {
 function parseVisible(spec: string): VisibleSignature {
   const n = spec.split(',').map((s) => Number(s.trim()));
   if (n.length !== 5 || n.some((v) => !Number.isFinite(v)) || !Number.isInteger(n[0]) || n[0]! < 1)
-    throw new CliError('--visible must be page,x,y,width,height (page from 1, the rest in points), e.g. 1,36,36,200,60');
+    throw new CliError(
+      '--visible must be page,x,y,width,height (page from 1, the rest in points), e.g. 1,36,36,200,60',
+    );
   const [page, x, y, width, height] = n as [number, number, number, number, number];
   return { page, x, y, width, height };
 }
@@ -62,7 +64,9 @@ async function readAnchors(file: string): Promise<Buffer[]> {
 }
 
 export function registerPdf(program: Command): void {
-  const pdf = program.command('pdf').description('sign PDFs (PAdES B-B … B-LTA), extend signatures, add document timestamps');
+  const pdf = program
+    .command('pdf')
+    .description('sign PDFs (PAdES B-B … B-LTA), extend signatures, add document timestamps');
 
   pdf
     .command('sign')
@@ -74,7 +78,10 @@ export function registerPdf(program: Command): void {
     .option('--password-file <file>', 'read the PKCS#12 password from a file')
     .option('--level <level>', PADES_LEVELS.join(' | '), 'B-B')
     .option('--tsa <url>', 'RFC 3161 timestamp authority (default: SEALPOST_TSA_URL or this installation)')
-    .option('--trust <file>', 'PEM certificates where the chains end (B-LT, B-LTA; default: the root in the PKCS#12)')
+    .option(
+      '--trust <file>',
+      'PEM certificates where the chains end (B-LT, B-LTA; default: the root in the PKCS#12)',
+    )
     .option('--visible <page,x,y,w,h>', 'visible signature rectangle, e.g. 1,36,36,200,60')
     .option('--image <file>', 'PNG or JPEG drawn in the visible signature')
     .option('--certify <P>', 'certification signature with DocMDP permissions 1, 2 or 3')
@@ -111,8 +118,10 @@ export function registerPdf(program: Command): void {
       ) => {
         const g = globals(cmd);
         const level = parseLevel(o.level);
-        if (!HASHES.includes(o.hash as HashAlgorithm)) throw new CliError(`--hash must be one of ${HASHES.join(', ')}`);
-        if (o.certify !== undefined && !['1', '2', '3'].includes(o.certify)) throw new CliError('--certify must be 1, 2 or 3');
+        if (!HASHES.includes(o.hash as HashAlgorithm))
+          throw new CliError(`--hash must be one of ${HASHES.join(', ')}`);
+        if (o.certify !== undefined && !['1', '2', '3'].includes(o.certify))
+          throw new CliError('--certify must be 1, 2 or 3');
         if (o.image && !o.visible) throw new CliError('--image needs --visible page,x,y,w,h');
         const visible = o.visible ? parseVisible(o.visible) : undefined;
         if (visible && o.image) visible.image = await readFile(o.image);
@@ -148,7 +157,9 @@ export function registerPdf(program: Command): void {
         output(g, result, () =>
           [
             `signed ${o.in} → ${result.output} (${result.level}, field ${result.field})`,
-            result.signatureTimestamp ? `signature timestamp: ${result.signatureTimestamp.toISOString()}` : '',
+            result.signatureTimestamp
+              ? `signature timestamp: ${result.signatureTimestamp.toISOString()}`
+              : '',
             result.documentTimestamp ? `document timestamp: ${result.documentTimestamp.toISOString()}` : '',
           ]
             .filter(Boolean)
@@ -167,7 +178,10 @@ export function registerPdf(program: Command): void {
     .requiredOption('--trust <file>', 'PEM certificates where the chains end')
     .option('--pdf-password <password>', 'password of an encrypted input PDF')
     .action(
-      async (o: { in: string; out: string; level: string; tsa?: string; trust: string; pdfPassword?: string }, cmd: Command) => {
+      async (
+        o: { in: string; out: string; level: string; tsa?: string; trust: string; pdfPassword?: string },
+        cmd: Command,
+      ) => {
         const g = globals(cmd);
         if (o.level !== 'B-LT' && o.level !== 'B-LTA') throw new CliError('--level must be B-LT or B-LTA');
         const tsa = o.level === 'B-LTA' ? tsaFor(g, o.tsa) : undefined;
@@ -195,7 +209,10 @@ export function registerPdf(program: Command): void {
     .action(async (o: { in: string; out: string; tsa?: string; pdfPassword?: string }, cmd: Command) => {
       const g = globals(cmd);
       const tsa = tsaFor(g, o.tsa);
-      if (!tsa) throw new CliError('a document timestamp needs a timestamp authority: pass --tsa URL or set SEALPOST_TSA_URL');
+      if (!tsa)
+        throw new CliError(
+          'a document timestamp needs a timestamp authority: pass --tsa URL or set SEALPOST_TSA_URL',
+        );
       const result = await timestampPdf({
         input: o.in,
         output: o.out,
