@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { SoftwareKey } from '../src/crypto/software-key.js';
+import type { SoftwareKey } from '../src/crypto/software-key.js';
 import { signPdf, signerFromPkcs12, type PdfSigner } from '../src/pdf/sign/index.js';
 import { figure, rate, report, type Figure } from './harness.js';
 
@@ -177,9 +177,7 @@ async function peers(): Promise<{
   try {
     const lib = (await import('@libpdf/core')) as unknown as {
       PDF: {
-        load(
-          b: Uint8Array,
-        ): Promise<{
+        load(b: Uint8Array): Promise<{
           sign(o: { signer: unknown; reason?: string }): Promise<Uint8Array | { bytes: Uint8Array }>;
         }>;
       };

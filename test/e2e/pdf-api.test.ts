@@ -4,6 +4,9 @@ import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { join } from 'node:path';
 import { createSignEnv, pdfsig, qpdfCheck, requireOracle, type SignEnv } from '../pdf/sign-env.js';
 import { toPem } from '../../src/pkix/pem.js';
+import { decryptPdf } from '../../src/pdf/decrypt/index.js';
+import { pubSecSecurityHandler } from '../../src/pdf/crypt/pubsec.js';
+import { formatReport, validatePdf } from '../../src/pdf/validate/index.js';
 
 const oracles = requireOracle('pdfsig') && requireOracle('qpdf');
 
@@ -153,6 +156,54 @@ describe.skipIf(!oracles)('eSigning API over HTTP', () => {
     const file = join(env.dir, 'batch-a.pdf');
     await writeFile(file, Buffer.from(results[0]?.pdf ?? '', 'base64'));
     expect((await pdfsig(env, file)).map((s) => s.valid)).toEqual([true]);
+  });
+
+  it('encrypts for a customer by mailbox and protects (encrypt, then seal): only the customer opens it, the seal stays valid', async () => {
+    const [customer] = await env.ctx.ca.issueUser({
+      email: 'customer@example.com',
+      usage: 'encryption',
+      keyAlgorithm: 'rsa-2048',
+      actor: 'test',
+    });
+    if (!customer?.generatedKey) throw new Error('no key');
+    const keys = [{ privateKey: customer.generatedKey.keyObject, certificate: customer.certificate.der }];
+
+    const enc = await post(
+      '/v1/pdf/encrypt',
+      JSON.stringify({ pdf: statement.toString('base64'), to: ['customer@example.com'] }),
+      'application/json',
+    );
+    expect(enc.status, await enc.clone().text()).toBe(200);
+    const encrypted = Buffer.from(await enc.arrayBuffer());
+    await expect(decryptPdf(encrypted, {})).rejects.toThrow();
+    const { pdf: plain } = await decryptPdf(encrypted, { keys });
+    const plainFile = join(env.dir, 'decrypted.pdf');
+    await writeFile(plainFile, plain);
+    expect((await qpdfCheck(plainFile)).ok).toBe(true);
+
+    const unknown = await post(
+      '/v1/pdf/encrypt',
+      JSON.stringify({ pdf: statement.toString('base64'), to: ['nobody@example.com'] }),
+      'application/json',
+    );
+    expect(unknown.status).toBe(422);
+
+    const prot = await post(
+      '/v1/pdf/protect',
+      JSON.stringify({ pdf: statement.toString('base64'), to: ['customer@example.com'], level: 'B-T' }),
+      'application/json',
+    );
+    expect(prot.status, await prot.clone().text()).toBe(200);
+    const protectedFile = join(env.dir, 'protected.pdf');
+    await writeFile(protectedFile, Buffer.from(await prot.arrayBuffer()));
+    // Our validator opens the encrypted file with the customer's key and checks the seal over the encrypted bytes.
+    const report = await validatePdf(protectedFile, {
+      trustAnchors: [env.root],
+      securityHandlers: [pubSecSecurityHandler(keys)],
+    });
+    expect(report.file.encrypted).toBe(true);
+    expect(report.ok, formatReport(report)).toBe(true);
+    expect(report.signatures[0]?.ltv.level).toBe('B-T');
   });
 
   it('refuses what it cannot sign, with reasons and the right status codes', async () => {

@@ -14,7 +14,7 @@ import {
 import { buildCsr } from '../../src/pkix/csr.js';
 import { signData } from '../../src/pkix/cms/signed-data.js';
 import { buildPkcs12 } from '../../src/pkix/pkcs12.js';
-import { SoftwareKey } from '../../src/crypto/software-key.js';
+import type { SoftwareKey } from '../../src/crypto/software-key.js';
 import { createSoftHsmToken, softHsmSkipReason, type SoftHsmToken } from '../helpers/softhsm.js';
 import {
   createSignEnv,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PdfDocument } from '../../src/pdf/index.js';
+import { PdfDocument, type PdfDict } from '../../src/pdf/index.js';
 import { signPdf, timestampPdf, extendPdf, listSignatures, vriKey } from '../../src/pdf/sign/index.js';
 import { run } from '../helpers/run.js';
 import {
@@ -147,8 +147,8 @@ describe.skipIf(!oracles)('PAdES signing: independent oracles accept what we wri
         const text = (await doc.streamData(n)).toString('latin1');
         expect(text).toMatch(/\/F1 [\d.]+ Tf/);
         expect(text).toContain('(Reason: Approved) Tj');
-        const res = (await doc.latest.resolveDeep(n.dict, 4)) as import('../../src/pdf/index.js').PdfDict;
-        const font = (res.get('Resources') as import('../../src/pdf/index.js').PdfDict).get('Font');
+        const res = (await doc.latest.resolveDeep(n.dict, 4)) as PdfDict;
+        const font = (res.get('Resources') as PdfDict).get('Font');
         expect(dump(font)).toContain('Helvetica');
       }
     } finally {
@@ -209,7 +209,7 @@ describe.skipIf(!oracles)('PAdES signing: independent oracles accept what we wri
       const approval = (await doc.fields()).find((f) => f.name === 'Approval')!;
       const lock = await doc.resolveDict(approval.dict.get('Lock'));
       expect(lock?.getName('Action')).toBe('Include');
-      const sigDict = approval.value as import('../../src/pdf/index.js').PdfDict;
+      const sigDict = approval.value as PdfDict;
       expect(dump(await doc.latest.resolveDeep(sigDict.get('Reference')!, 4))).toContain('FieldMDP');
     } finally {
       await doc.close();

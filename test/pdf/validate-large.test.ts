@@ -55,7 +55,12 @@ async function writeLargePdf(file: string, size: number): Promise<number> {
   await write(`5 0 obj\n<< /Length ${size} >>\nstream\n`);
   const streamStart = at;
   // A content stream of comment lines: harmless to any reader, and every byte of it is signed.
-  const block = Buffer.from(randomBytes(MB / 2).toString('hex').replace(/(.{78})/g, '%$1\n'), 'latin1').subarray(0, MB);
+  const block = Buffer.from(
+    randomBytes(MB / 2)
+      .toString('hex')
+      .replace(/(.{78})/g, '%$1\n'),
+    'latin1',
+  ).subarray(0, MB);
   for (let left = size; left > 0; left -= block.length)
     await write(left >= block.length ? block : block.subarray(0, left));
   await write('\nendstream\nendobj\n');
@@ -94,7 +99,12 @@ describe.skipIf(!enoughDisk)('validating a 300 MB signed PDF', () => {
     const input = join(dir, 'large.pdf');
     signed = join(dir, 'large-signed.pdf');
     streamStart = await writeLargePdf(input, STREAM_SIZE);
-    await signPdf({ input, output: signed, signer: { key: pki.signer.key, certificate: pki.signer.der }, level: 'B-B' });
+    await signPdf({
+      input,
+      output: signed,
+      signer: { key: pki.signer.key, certificate: pki.signer.der },
+      level: 'B-B',
+    });
     await rm(input);
   }, 60_000);
   afterAll(async () => {
@@ -126,7 +136,9 @@ describe.skipIf(!enoughDisk)('validating a 300 MB signed PDF', () => {
       await fh.close();
     }
     const { report, growthMb } = await validateWatchingRss(signed);
-    console.log(`300 MB signed PDF, one byte flipped: RSS grew by ${growthMb.toFixed(1)} MB during validation`);
+    console.log(
+      `300 MB signed PDF, one byte flipped: RSS grew by ${growthMb.toFixed(1)} MB during validation`,
+    );
     const sig = report.signatures[0]!;
     expect(sig.verdict, formatReport(report)).toBe('invalid');
     expect(report.ok).toBe(false);

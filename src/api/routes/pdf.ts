@@ -18,6 +18,9 @@ import {
   type SignPdfOptions,
 } from '../../pdf/sign/index.js';
 import { validatePdf, formatReport } from '../../pdf/validate/index.js';
+import { encryptPdfFile } from '../../pdf/encrypt/index.js';
+import { protectPdf } from '../../pdf/encrypt/protect.js';
+import { ALL_PDF_PERMISSIONS, type PdfPermission } from '../../pdf/crypt/pubsec.js';
 import { pemOrDer } from '../../pkix/pem.js';
 import { requireScope, actorOf } from '../auth.js';
 import { HttpError } from '../errors.js';
@@ -107,6 +110,141 @@ export async function pdfRoutes(app: FastifyInstance, opts: { ctx: Sealpost }): 
           actor: actorOf(request),
         });
         reply.header('x-sealpost-signature-field', result.field).header('x-sealpost-level', result.level);
+        return sendFileAndClean(reply, output, dir);
+      } catch (err) {
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+    },
+  );
+
+  const encryptBodyProperties = {
+    pdf: { type: 'string', description: 'base64 PDF' },
+    to: {
+      type: 'array',
+      maxItems: 20,
+      items: { type: 'string', maxLength: 320 },
+      description: 'recipient mailboxes: their newest valid encryption certificate from this CA',
+    },
+    certificates: {
+      type: 'array',
+      maxItems: 20,
+      items: { type: 'string', maxLength: 16384 },
+      description: 'recipient certificates, PEM',
+    },
+    aes: { type: 'integer', enum: [128, 256], default: 256 },
+    permissions: {
+      type: 'array',
+      items: { type: 'string', enum: [...ALL_PDF_PERMISSIONS] },
+      description: 'what the recipients may do (default: all)',
+    },
+    encryptMetadata: { type: 'boolean', default: true },
+  } as const;
+  type EncryptBody = {
+    pdf: string;
+    to?: string[];
+    certificates?: string[];
+    aes?: 128 | 256;
+    permissions?: PdfPermission[];
+    encryptMetadata?: boolean;
+  };
+
+  app.post<{ Body: EncryptBody }>(
+    '/v1/pdf/encrypt',
+    {
+      preHandler: requireScope(ctx.apiKeys, 'pdf:sign'),
+      bodyLimit: 100 * 1024 * 1024,
+      schema: {
+        summary: 'Encrypt a PDF for its recipients (Adobe.PubSec, readable in Adobe Reader)',
+        tags: ['pdf'],
+        security,
+        body: {
+          type: 'object',
+          required: ['pdf'],
+          additionalProperties: false,
+          properties: encryptBodyProperties,
+        },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const recipients = (await recipientCertificates(ctx, b.to ?? [], b.certificates ?? [])).map(
+        (certificate) => ({ certificate }),
+      );
+      const dir = await mkdtemp(join(work, 'encrypt-'));
+      try {
+        const input = join(dir, 'in.pdf');
+        await writeFile(input, Buffer.from(b.pdf, 'base64'));
+        const output = join(dir, 'out.pdf');
+        await encryptPdfFile(input, output, {
+          recipients,
+          ...(b.aes ? { aes: b.aes } : {}),
+          ...(b.permissions ? { permissions: b.permissions } : {}),
+          ...(b.encryptMetadata === false ? { encryptMetadata: false } : {}),
+        });
+        await ctx.audit.append({
+          actor: actorOf(request),
+          action: 'pdf.encrypt',
+          details: { recipients: recipients.length, to: b.to ?? [] },
+        });
+        return sendFileAndClean(reply, output, dir);
+      } catch (err) {
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+    },
+  );
+
+  app.post<{ Body: EncryptBody & SignParams }>(
+    '/v1/pdf/protect',
+    {
+      preHandler: requireScope(ctx.apiKeys, 'pdf:sign'),
+      bodyLimit: 100 * 1024 * 1024,
+      schema: {
+        summary: 'Encrypt for the recipients, then sign with the organisation seal',
+        description:
+          "The order that keeps both valid: the signature covers the encrypted file and its /Contents stays unencrypted (Adobe's model).",
+        tags: ['pdf'],
+        security,
+        body: {
+          type: 'object',
+          required: ['pdf'],
+          additionalProperties: false,
+          properties: { ...encryptBodyProperties, ...signParamsSchema.properties },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { pdf, to, certificates, aes, permissions, encryptMetadata, ...params } = request.body;
+      const recipients = (await recipientCertificates(ctx, to ?? [], certificates ?? [])).map(
+        (certificate) => ({ certificate }),
+      );
+      const dir = await mkdtemp(join(work, 'protect-'));
+      try {
+        const input = join(dir, 'in.pdf');
+        await writeFile(input, Buffer.from(pdf, 'base64'));
+        const output = join(dir, 'out.pdf');
+        const { keyId, options } = await sealSignOptions(ctx, params);
+        const result = await protectPdf({
+          ...options,
+          input,
+          output,
+          recipients,
+          ...(aes ? { aes } : {}),
+          ...(permissions ? { permissions } : {}),
+          ...(encryptMetadata === false ? { encryptMetadata: false } : {}),
+        });
+        await ctx.audit.append({
+          actor: actorOf(request),
+          action: 'pdf.protect',
+          target: keyId,
+          details: {
+            keyUse: 'seal',
+            level: result.signature.level,
+            recipients: recipients.length,
+            to: to ?? [],
+          },
+        });
         return sendFileAndClean(reply, output, dir);
       } catch (err) {
         await rm(dir, { recursive: true, force: true });
@@ -356,11 +494,8 @@ export async function pdfRoutes(app: FastifyInstance, opts: { ctx: Sealpost }): 
   );
 }
 
-/** Sign with the organisation seal key; every use is audited with the document's digest. */
-async function signWithSeal(
-  ctx: Sealpost,
-  p: { input: string; output: string; params: SignParams; actor: string },
-) {
+/** What signing with the organisation seal needs: its key, certificate, chain, TSA and LTV anchors. */
+async function sealSignOptions(ctx: Sealpost, params: SignParams) {
   const creds = await ctx.ca.serviceCredentials('seal');
   const issuing = await ctx.ca.authority(ISSUING_ID);
   const signer: PdfSigner = {
@@ -368,32 +503,66 @@ async function signWithSeal(
     certificate: creds.certificate.der,
     chain: [issuing.certificate.der],
   };
-  const level = p.params.level ?? 'B-T';
-  const options: SignPdfOptions = {
-    input: p.input,
-    output: p.output,
-    signer,
-    level,
-    ...(p.params.hash ? { hash: p.params.hash } : {}),
-    ...(p.params.field ? { field: p.params.field } : {}),
-    ...(p.params.certify ? { certify: p.params.certify } : {}),
-    ...(p.params.visible ? { visible: placement(p.params.visible) } : {}),
-    details: {
-      ...(p.params.reason ? { reason: p.params.reason } : {}),
-      ...(p.params.location ? { location: p.params.location } : {}),
-    },
-    ...(level !== 'B-B' ? { tsa: { url: ctx.urls.tsa } } : {}),
-    ...(level === 'B-LT' || level === 'B-LTA' ? { ltv: { trustAnchors: await trustAnchors(ctx) } } : {}),
+  const level = params.level ?? 'B-T';
+  return {
+    keyId: creds.key.id,
+    options: {
+      signer,
+      level,
+      ...(params.hash ? { hash: params.hash } : {}),
+      ...(params.field ? { field: params.field } : {}),
+      ...(params.certify ? { certify: params.certify } : {}),
+      ...(params.visible ? { visible: placement(params.visible) } : {}),
+      details: {
+        ...(params.reason ? { reason: params.reason } : {}),
+        ...(params.location ? { location: params.location } : {}),
+      },
+      ...(level !== 'B-B' ? { tsa: { url: ctx.urls.tsa } } : {}),
+      ...(level === 'B-LT' || level === 'B-LTA' ? { ltv: { trustAnchors: await trustAnchors(ctx) } } : {}),
+    } satisfies Omit<SignPdfOptions, 'input' | 'output'>,
   };
-  const result = await signPdf(options);
+}
+
+/** Sign with the organisation seal key; every use is audited. */
+async function signWithSeal(
+  ctx: Sealpost,
+  p: { input: string; output: string; params: SignParams; actor: string },
+) {
+  const { keyId, options } = await sealSignOptions(ctx, p.params);
+  const result = await signPdf({ ...options, input: p.input, output: p.output });
   const size = (await stat(p.output)).size;
   await ctx.audit.append({
     actor: p.actor,
     action: 'pdf.sign',
-    target: creds.key.id,
-    details: { keyUse: 'seal', level, field: result.field, bytes: size },
+    target: keyId,
+    details: { keyUse: 'seal', level: result.level, field: result.field, bytes: size },
   });
   return result;
+}
+
+/**
+ * Recipients by certificate (PEM) or by mailbox: for an address, the newest valid encryption
+ * certificate this CA issued (the directory will widen this to harvested certificates).
+ */
+async function recipientCertificates(ctx: Sealpost, to: string[], pems: string[]): Promise<Buffer[]> {
+  const certificates = pems.map((pem) => pemOrDer(pem, 'CERTIFICATE'));
+  const now = new Date().toISOString();
+  for (const email of to) {
+    const records = await ctx.ca.list({ email, status: 'valid' });
+    const usable = records.find(
+      (r) => (r.profile === 'smime-encryption' || r.profile === 'smime-multipurpose') && r.notAfter > now,
+    );
+    if (!usable)
+      throw new HttpError(
+        422,
+        'no_certificate',
+        `${email} has no valid encryption certificate: issue one or send its certificate`,
+      );
+    certificates.push(usable.certificate);
+  }
+  if (certificates.length === 0)
+    throw new HttpError(400, 'invalid_request', 'name at least one recipient in "to" or "certificates"');
+  return certificates;
 }
 
 async function trustAnchors(ctx: Sealpost): Promise<Buffer[]> {
