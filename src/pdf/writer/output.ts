@@ -7,6 +7,7 @@
 import { copyFile, open, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ByteRange } from '../objects.js';
+import { PdfWriteError } from './errors.js';
 
 /** A PDF given by path (streamed) or in memory. */
 export type PdfInput = string | Buffer;
@@ -54,7 +55,7 @@ export async function* writeIncremental(
   try {
     const { size } = await out.stat();
     if (size !== inputSize)
-      throw new Error(`the input changed while it was copied (${size} ≠ ${inputSize} bytes)`);
+      throw new PdfWriteError(`the input changed while it was copied (${size} ≠ ${inputSize} bytes)`);
     await out.write(appended, 0, appended.length, inputSize);
   } finally {
     await out.close();
@@ -87,7 +88,7 @@ export async function appendToFile(path: string, size: number, appended: Buffer)
   try {
     const { size: actual } = await fh.stat();
     if (actual !== size)
-      throw new Error(`the file changed while the update was built (${actual} ≠ ${size} bytes)`);
+      throw new PdfWriteError(`the file changed while the update was built (${actual} ≠ ${size} bytes)`);
     await fh.write(appended, 0, appended.length, size);
   } finally {
     await fh.close();
