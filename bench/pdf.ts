@@ -234,11 +234,19 @@ export async function main(): Promise<void> {
         },
         { ms, concurrency: 2 },
       );
-      let n = 0;
-      const ours = await rate(() => signPdf({ input, output: `${output}.${n++ % 2}`, signer: cred.signer }), {
-        ms,
-        concurrency: 2,
-      });
+      // Each in-flight signature writes its own output file.
+      const freeOutputs = [`${output}.a`, `${output}.b`];
+      const ours = await rate(
+        async () => {
+          const out = freeOutputs.pop()!;
+          try {
+            await signPdf({ input, output: out, signer: cred.signer });
+          } finally {
+            freeOutputs.push(out);
+          }
+        },
+        { ms, concurrency: 2 },
+      );
       figures.push(
         figure({
           name: `B-B ${label} vs physical bound`,

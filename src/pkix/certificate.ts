@@ -185,15 +185,125 @@ type ExtensionFields = Pick<
   | 'unhandledCriticalExtensions'
 >;
 
-/** Decode an extension's value as `type`, reporting failures against the extension's name. */
-function decodeExtension<T>(ext: Extension, type: new () => T, name: string): T {
-  const value = Buffer.from(ext.extnValue.buffer);
-  checkDer(value, `${name} extension`, { maxBytes: MAX_CERTIFICATE_BYTES });
-  try {
-    return AsnConvert.parse(value, type);
-  } catch (e) {
-    throw new Asn1Error(`${name} extension: malformed value (${(e as Error).message.split('\n')[0]})`);
+/** One extension as it appears in the certificate: its OID, criticality and the DER inside extnValue. */
+interface RawExtension {
+  extnID: string;
+  critical: boolean;
+  value: Buffer;
+}
+
+/** A cursor over an extension's value, which must be one well-formed element of `tag`. */
+function extensionValue(value: Buffer, tag: number, name: string): DerCursor {
+  const root = checkDer(value, `${name} extension`, { maxBytes: MAX_CERTIFICATE_BYTES });
+  if (root.tag !== tag) throw new Asn1Error(`${name} extension: malformed value (unexpected tag)`);
+  return new DerCursor(value, root, `${name} extension`);
+}
+
+/** The elements of a SEQUENCE OF, each of which must have `tag`. */
+function sequenceOf(c: DerCursor, tag: number, what: string): Tlv[] {
+  const items = c.rest();
+  for (const t of items) if (t.tag !== tag) throw new Asn1Error(`${c.where}: ${what} has the wrong type`);
+  return items;
+}
+
+/** GeneralName (RFC 5280 §4.2.1.6) is a CHOICE of context tags [0]..[8]; anything else is malformed. */
+function checkGeneralName(t: Tlv, where: string): void {
+  if ((t.tag & 0xc0) !== 0x80 || (t.tag & 0x1f) > 8) throw new Asn1Error(`${where}: not a GeneralName`);
+}
+
+/** GeneralName tags of the two string choices we read ([1] rfc822Name, [6] URI, both IA5String IMPLICIT). */
+const GN_RFC822 = 0x81;
+const GN_URI = 0x86;
+
+function generalNames(c: DerCursor, tag: number): string[] {
+  const out: string[] = [];
+  for (const gn of c.rest()) {
+    checkGeneralName(gn, c.where);
+    if (gn.tag === tag) out.push(c.content(gn).toString('latin1'));
   }
+  return out;
+}
+
+function decodeBasicConstraints(value: Buffer): { isCa: boolean; pathLen?: number } {
+  const c = extensionValue(value, TAG.SEQUENCE, 'basicConstraints');
+  const ca = c.optional(TAG.BOOLEAN);
+  const pathLen = c.optional(TAG.INTEGER);
+  c.end();
+  return {
+    isCa: ca ? decodeBoolean(c.content(ca), c.where) : false,
+    ...(pathLen ? { pathLen: decodeSmallInteger(c.content(pathLen), `${c.where}: pathLenConstraint`) } : {}),
+  };
+}
+
+function decodeOidList(value: Buffer, name: string): string[] {
+  const c = extensionValue(value, TAG.SEQUENCE, name);
+  return sequenceOf(c, TAG.OID, 'an entry').map((t) => decodeOid(c.content(t)));
+}
+
+function decodeKeyIdentifier(value: Buffer): Buffer {
+  const c = extensionValue(value, TAG.OCTET_STRING, 'subjectKeyIdentifier');
+  return Buffer.from(value.subarray(2 + (value[1] as number >= 0x80 ? (value[1] as number) & 0x7f : 0)));
+  void c;
+}
+
+/** AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier, [1] authorityCertIssuer, [2] serial }, all optional. */
+function decodeAuthorityKeyId(value: Buffer): Buffer | undefined {
+  const c = extensionValue(value, TAG.SEQUENCE, 'authorityKeyIdentifier');
+  const keyId = c.optional(0x80);
+  c.optional(0xa1);
+  c.optional(0x82);
+  c.end();
+  return keyId ? c.content(keyId) : undefined;
+}
+
+/** AuthorityInfoAccessSyntax: SEQUENCE OF { accessMethod OID, accessLocation GeneralName } (RFC 5280 §4.2.2.1). */
+function decodeAuthorityInfoAccess(value: Buffer): { ocsp: string[]; caIssuers: string[] } {
+  const c = extensionValue(value, TAG.SEQUENCE, 'authorityInfoAccess');
+  const out = { ocsp: [] as string[], caIssuers: [] as string[] };
+  for (const t of sequenceOf(c, TAG.SEQUENCE, 'an AccessDescription')) {
+    const ad = c.into(t);
+    const method = readOid(ad, 'accessMethod');
+    const location = ad.any('accessLocation');
+    ad.end();
+    checkGeneralName(location, ad.where);
+    if (location.tag !== GN_URI) continue;
+    const url = ad.content(location).toString('latin1');
+    if (method === OID_AD.ocsp) out.ocsp.push(url);
+    if (method === OID_AD.caIssuers) out.caIssuers.push(url);
+  }
+  return out;
+}
+
+/** CRLDistributionPoints: the URIs of every distributionPoint's fullName (RFC 5280 §4.2.1.13). */
+function decodeCrlDistributionPoints(value: Buffer): string[] {
+  const c = extensionValue(value, TAG.SEQUENCE, 'cRLDistributionPoints');
+  const urls: string[] = [];
+  for (const t of sequenceOf(c, TAG.SEQUENCE, 'a DistributionPoint')) {
+    const dp = c.into(t);
+    const name = dp.optional(0xa0); // distributionPoint [0] DistributionPointName (a CHOICE: explicit)
+    dp.optional(0x81); // reasons
+    dp.optional(0xa2); // cRLIssuer
+    dp.end();
+    if (!name) continue;
+    const choice = dp.into(name);
+    const fullName = choice.optional(0xa0); // fullName [0] IMPLICIT GeneralNames
+    if (!fullName) choice.take(0xa1, 'nameRelativeToCRLIssuer');
+    choice.end();
+    if (fullName) urls.push(...generalNames(choice.into(fullName), GN_URI));
+  }
+  return urls;
+}
+
+/** CertificatePolicies: SEQUENCE OF PolicyInformation { policyIdentifier, policyQualifiers OPTIONAL }. */
+function decodePolicies(value: Buffer): string[] {
+  const c = extensionValue(value, TAG.SEQUENCE, 'certificatePolicies');
+  return sequenceOf(c, TAG.SEQUENCE, 'a PolicyInformation').map((t) => {
+    const info = c.into(t);
+    const id = readOid(info, 'policyIdentifier');
+    info.optional(TAG.SEQUENCE);
+    info.end();
+    return id;
+  });
 }
 
 /** KeyUsage BIT STRING → names of the bits set (RFC 5280 §4.2.1.3). */
@@ -206,7 +316,14 @@ export function decodeKeyUsage(extnValue: Uint8Array): string[] {
   return KEY_USAGE_NAMES.filter((_, i) => (((bits[i >> 3] ?? 0) >> (7 - (i & 7))) & 1) === 1);
 }
 
+/** The fields of the extensions we interpret (asn1-schema Extension objects, e.g. from a parsed Certificate). */
 export function parseExtensions(extensions: readonly Extension[]): ExtensionFields {
+  return interpretExtensions(
+    extensions.map((e) => ({ extnID: e.extnID, critical: e.critical, value: Buffer.from(e.extnValue.buffer) })),
+  );
+}
+
+function interpretExtensions(extensions: readonly RawExtension[]): ExtensionFields {
   const out: ExtensionFields = {
     isCa: false,
     keyUsage: [],
@@ -226,50 +343,43 @@ export function parseExtensions(extensions: readonly Extension[]): ExtensionFiel
     if (ext.critical && !HANDLED_EXTENSIONS.has(ext.extnID)) out.unhandledCriticalExtensions.push(ext.extnID);
     switch (ext.extnID) {
       case OID_EXT.basicConstraints: {
-        const bc = decodeExtension(ext, BasicConstraints, 'basicConstraints');
-        out.isCa = bc.cA === true;
-        if (bc.pathLenConstraint !== undefined) out.pathLen = bc.pathLenConstraint;
+        const bc = decodeBasicConstraints(ext.value);
+        out.isCa = bc.isCa;
+        if (bc.pathLen !== undefined) out.pathLen = bc.pathLen;
         break;
       }
       case OID_EXT.keyUsage:
-        out.keyUsage = decodeKeyUsage(Buffer.from(ext.extnValue.buffer));
+        out.keyUsage = decodeKeyUsage(ext.value);
         break;
       case OID_EXT.extKeyUsage:
-        out.extKeyUsage = [...decodeExtension(ext, ExtendedKeyUsage, 'extKeyUsage')];
+        out.extKeyUsage = decodeOidList(ext.value, 'extKeyUsage');
         break;
-      case OID_EXT.subjectAltName:
-        for (const gn of decodeExtension(ext, SubjectAlternativeName, 'subjectAltName')) {
-          if (gn.rfc822Name !== undefined) out.emails.push(gn.rfc822Name.toLowerCase());
-        }
-        break;
-      case OID_EXT.subjectKeyIdentifier:
-        out.subjectKeyId = Buffer.from(decodeExtension(ext, OctetString, 'subjectKeyIdentifier').buffer);
-        break;
-      case OID_EXT.authorityKeyIdentifier: {
-        const keyId = decodeExtension(ext, AuthorityKeyIdentifier, 'authorityKeyIdentifier').keyIdentifier;
-        if (keyId) out.authorityKeyId = Buffer.from(keyId.buffer);
+      case OID_EXT.subjectAltName: {
+        const names = extensionValue(ext.value, TAG.SEQUENCE, 'subjectAltName');
+        for (const email of generalNames(names, GN_RFC822)) out.emails.push(email.toLowerCase());
         break;
       }
-      case OID_EXT.authorityInfoAccess:
-        for (const ad of decodeExtension(ext, AuthorityInfoAccessSyntax, 'authorityInfoAccess')) {
-          const url = ad.accessLocation.uniformResourceIdentifier;
-          if (url === undefined) continue;
-          if (ad.accessMethod === OID_AD.ocsp) out.ocspUrls.push(url);
-          if (ad.accessMethod === OID_AD.caIssuers) out.caIssuersUrls.push(url);
-        }
+      case OID_EXT.subjectKeyIdentifier: {
+        const c = extensionValue(ext.value, TAG.OCTET_STRING, 'subjectKeyIdentifier');
+        out.subjectKeyId = c.buf.subarray(readTlv(c.buf, 0).contentStart);
         break;
+      }
+      case OID_EXT.authorityKeyIdentifier: {
+        const keyId = decodeAuthorityKeyId(ext.value);
+        if (keyId) out.authorityKeyId = keyId;
+        break;
+      }
+      case OID_EXT.authorityInfoAccess: {
+        const aia = decodeAuthorityInfoAccess(ext.value);
+        out.ocspUrls.push(...aia.ocsp);
+        out.caIssuersUrls.push(...aia.caIssuers);
+        break;
+      }
       case OID_EXT.cRLDistributionPoints:
-        for (const dp of decodeExtension(ext, CRLDistributionPoints, 'cRLDistributionPoints')) {
-          for (const gn of dp.distributionPoint?.fullName ?? []) {
-            if (gn.uniformResourceIdentifier !== undefined) out.crlUrls.push(gn.uniformResourceIdentifier);
-          }
-        }
+        out.crlUrls.push(...decodeCrlDistributionPoints(ext.value));
         break;
       case OID_EXT.certificatePolicies:
-        out.policies = Array.from(
-          decodeExtension(ext, CertificatePolicies, 'certificatePolicies'),
-          (p) => p.policyIdentifier,
-        );
+        out.policies = decodePolicies(ext.value);
         break;
       case OID_EXT.ocspNoCheck:
         out.ocspNoCheck = true;
@@ -279,54 +389,215 @@ export function parseExtensions(extensions: readonly Extension[]): ExtensionFiel
   return out;
 }
 
-/** Parse a DER certificate (≤ 64 KiB). Every structural problem is an Asn1Error; the signature is not checked. */
-export function parseCertificate(der: Uint8Array): ParsedCertificate {
-  const bytes = Buffer.from(der);
-  const root = checkDer(bytes, 'certificate', { maxBytes: MAX_CERTIFICATE_BYTES });
-  const [tbsTlv, , sigTlv] = children(bytes, root, 'certificate');
-  if (root.tag !== TAG.SEQUENCE || !tbsTlv || tbsTlv.tag !== TAG.SEQUENCE || sigTlv?.tag !== TAG.BIT_STRING) {
-    throw new Asn1Error('certificate: expected SEQUENCE { tbsCertificate, signatureAlgorithm, signature }');
-  }
-  let cert: Certificate;
-  try {
-    cert = AsnConvert.parse(bytes, Certificate);
-  } catch (e) {
-    throw new Asn1Error(`certificate: does not match RFC 5280 §4.1 (${(e as Error).message.split('\n')[0]})`);
-  }
-  return asAsn1Error('certificate', () => {
-    const tbsCert = cert.tbsCertificate;
-    if (serialize(tbsCert.signature).compare(serialize(cert.signatureAlgorithm)) !== 0) {
-      throw new Asn1Error(
-        'certificate: signature algorithm in TBSCertificate differs from the outer one (RFC 5280 §4.1.1.2)',
-      );
-    }
-    const tbsChildren = children(bytes, tbsTlv, 'tbsCertificate');
-    const offset = tbsChildren[0]?.tag === 0xa0 ? 1 : 0; // version is optional (v1)
-    const issuerTlv = tbsChildren[offset + 2];
-    const subjectTlv = tbsChildren[offset + 4];
-    const spkiTlv = tbsChildren[offset + 5];
-    if (!issuerTlv || !subjectTlv || !spkiTlv) throw new Asn1Error('tbsCertificate: missing fields');
-    const spki = tlvBytes(bytes, spkiTlv);
+/** Extensions ::= SEQUENCE OF Extension { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }. */
+function readExtensions(der: Buffer, field: Tlv): RawExtension[] {
+  const wrapper = new DerCursor(der, field, 'extensions');
+  const list = wrapper.into(wrapper.take(TAG.SEQUENCE, 'Extensions'));
+  wrapper.end();
+  return sequenceOf(list, TAG.SEQUENCE, 'an Extension').map((t) => {
+    const e = list.into(t, 'Extension');
+    const extnID = readOid(e, 'extnID');
+    const critical = e.optional(TAG.BOOLEAN);
+    const value = e.take(TAG.OCTET_STRING, 'extnValue');
+    e.end();
     return {
-      der: bytes,
-      tbs: tlvBytes(bytes, tbsTlv),
-      serialHex: unsignedHex(Buffer.from(tbsCert.serialNumber)),
-      issuer: tbsCert.issuer,
-      subject: tbsCert.subject,
-      issuerDer: tlvBytes(bytes, issuerTlv),
-      subjectDer: tlvBytes(bytes, subjectTlv),
-      subjectString: nameToString(tbsCert.subject),
-      issuerString: nameToString(tbsCert.issuer),
-      notBefore: tbsCert.validity.notBefore.getTime(),
-      notAfter: tbsCert.validity.notAfter.getTime(),
-      spki,
-      keyAlgorithm: keyAlgorithmOfSpki(spki),
-      signatureAlgorithm: cert.signatureAlgorithm,
-      signature: Buffer.from(cert.signatureValue),
-      ...parseExtensions(tbsCert.extensions ?? []),
-      cert,
+      extnID,
+      critical: critical ? decodeBoolean(e.content(critical), e.where) : false,
+      value: e.content(value),
     };
   });
+}
+
+/** AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL } (RFC 5280 §4.1.1.2). */
+function checkAlgorithmIdentifier(der: Buffer, t: Tlv, what: string): void {
+  if (t.tag !== TAG.SEQUENCE) throw new Asn1Error(`${what}: not an AlgorithmIdentifier`);
+  const c = new DerCursor(der, t, what);
+  readOid(c, 'algorithm');
+  if (!c.done) c.any('parameters');
+  c.end();
+}
+
+/** Name ::= SEQUENCE OF SET OF AttributeTypeAndValue { type OID, value ANY } (RFC 5280 §4.1.2.4). */
+function checkName(der: Buffer, t: Tlv, what: string): void {
+  if (t.tag !== TAG.SEQUENCE) throw new Asn1Error(`${what}: a Name must be a SEQUENCE`);
+  const rdns = new DerCursor(der, t, what);
+  for (const rdn of sequenceOf(rdns, TAG.SET, 'a RelativeDistinguishedName')) {
+    const atvs = rdns.into(rdn);
+    for (const atv of sequenceOf(atvs, TAG.SEQUENCE, 'an AttributeTypeAndValue')) {
+      const c = atvs.into(atv);
+      readOid(c, 'type');
+      c.any('value');
+      c.end();
+    }
+  }
+}
+
+/** The fields read straight from the DER, and the asn1-schema views built only when someone asks for them. */
+interface CertificateCore {
+  fields: Omit<
+    ParsedCertificate,
+    'issuer' | 'subject' | 'subjectString' | 'issuerString' | 'signatureAlgorithm' | 'cert'
+  >;
+  signatureAlgorithmDer: Buffer;
+  issuer?: Name;
+  subject?: Name;
+  subjectString?: string;
+  issuerString?: string;
+  signatureAlgorithm?: AlgorithmIdentifier;
+  cert?: Certificate;
+}
+
+/** asn1-schema decoding of a piece this parser has already checked structurally; a failure is an Asn1Error. */
+function decodeAs<T>(der: Buffer, type: new () => T, what: string): T {
+  try {
+    return AsnConvert.parse(der, type);
+  } catch (e) {
+    throw new Asn1Error(`${what}: does not match RFC 5280 §4.1 (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+function readCertificate(bytes: Buffer): CertificateCore {
+  const root = checkDer(bytes, 'certificate', { maxBytes: MAX_CERTIFICATE_BYTES });
+  const top = children(bytes, root, 'certificate');
+  const [tbsTlv, algTlv, sigTlv] = top;
+  if (
+    root.tag !== TAG.SEQUENCE ||
+    top.length !== 3 ||
+    tbsTlv?.tag !== TAG.SEQUENCE ||
+    algTlv?.tag !== TAG.SEQUENCE ||
+    sigTlv?.tag !== TAG.BIT_STRING
+  ) {
+    throw new Asn1Error('certificate: expected SEQUENCE { tbsCertificate, signatureAlgorithm, signature }');
+  }
+  return asAsn1Error('certificate', () => {
+    // TBSCertificate (RFC 5280 §4.1): [0] version (absent for v1), serial, signature, issuer, validity,
+    // subject, subjectPublicKeyInfo, [1] issuerUniqueID, [2] subjectUniqueID, [3] extensions.
+    const tbs = new DerCursor(bytes, tbsTlv, 'tbsCertificate');
+    const version = tbs.optional(0xa0);
+    if (version) {
+      const v = tbs.into(version, 'version');
+      v.take(TAG.INTEGER, 'version');
+      v.end();
+    }
+    const serialTlv = tbs.take(TAG.INTEGER, 'serialNumber');
+    const innerAlgTlv = tbs.take(TAG.SEQUENCE, 'signature');
+    const issuerTlv = tbs.take(TAG.SEQUENCE, 'issuer');
+    const validity = tbs.into(tbs.take(TAG.SEQUENCE, 'validity'), 'validity');
+    const subjectTlv = tbs.take(TAG.SEQUENCE, 'subject');
+    const spkiTlv = tbs.take(TAG.SEQUENCE, 'subjectPublicKeyInfo');
+    tbs.optional(0x81);
+    tbs.optional(0x82);
+    const extensionsTlv = tbs.optional(0xa3);
+    tbs.end();
+    if (tlvContent(bytes, serialTlv).length === 0) throw new Asn1Error('tbsCertificate: empty serialNumber');
+    checkAlgorithmIdentifier(bytes, innerAlgTlv, 'tbsCertificate signature');
+    checkAlgorithmIdentifier(bytes, algTlv, 'certificate signatureAlgorithm');
+    checkName(bytes, issuerTlv, 'issuer');
+    checkName(bytes, subjectTlv, 'subject');
+    const notBefore = readTime(validity, 'notBefore');
+    const notAfter = readTime(validity, 'notAfter');
+    validity.end();
+    const innerAlg = tlvBytes(bytes, innerAlgTlv);
+    const signatureAlgorithmDer = tlvBytes(bytes, algTlv);
+    if (!innerAlg.equals(signatureAlgorithmDer)) {
+      // Different bytes may still be the same value in another encoding: compare as asn1-schema re-encodes it.
+      const inner = serialize(decodeAs(innerAlg, AlgorithmIdentifier, 'tbsCertificate signature'));
+      const outer = serialize(decodeAs(signatureAlgorithmDer, AlgorithmIdentifier, 'signatureAlgorithm'));
+      if (!inner.equals(outer)) {
+        throw new Asn1Error(
+          'certificate: signature algorithm in TBSCertificate differs from the outer one (RFC 5280 §4.1.1.2)',
+        );
+      }
+    }
+    const spki = tlvBytes(bytes, spkiTlv);
+    const signature = tlvContent(bytes, sigTlv);
+    if (signature.length === 0) throw new Asn1Error('certificate: signature BIT STRING is empty');
+    return {
+      fields: {
+        der: bytes,
+        tbs: tlvBytes(bytes, tbsTlv),
+        serialHex: unsignedHex(tlvContent(bytes, serialTlv)),
+        issuerDer: tlvBytes(bytes, issuerTlv),
+        subjectDer: tlvBytes(bytes, subjectTlv),
+        notBefore,
+        notAfter,
+        spki,
+        keyAlgorithm: keyAlgorithmOfSpki(spki),
+        signature: signature.subarray(1),
+        ...interpretExtensions(extensionsTlv ? readExtensions(bytes, extensionsTlv) : []),
+      },
+      signatureAlgorithmDer,
+    };
+  });
+}
+
+/**
+ * Parsed certificates by DER: the same signer, recipient and CA certificates come back on every message, and
+ * parsing is most of the cost of a small S/MIME operation. Bounded; the least recently used entry goes first.
+ */
+const CERTIFICATE_CACHE_SIZE = 512;
+const certificateCache = new Map<string, CertificateCore>();
+
+function cachedCertificate(bytes: Buffer): CertificateCore {
+  const key = bytes.toString('latin1');
+  let core = certificateCache.get(key);
+  if (core) {
+    certificateCache.delete(key); // re-insert: Map order is the recency order
+  } else {
+    core = readCertificate(Buffer.from(bytes));
+    if (certificateCache.size >= CERTIFICATE_CACHE_SIZE) {
+      certificateCache.delete(certificateCache.keys().next().value as string);
+    }
+  }
+  certificateCache.set(key, core);
+  return core;
+}
+
+/**
+ * Parse a DER certificate (≤ 64 KiB). Every structural problem is an Asn1Error; the signature is not checked.
+ * The fields are read straight from the DER; the asn1-schema objects (`cert`, `issuer`, `subject`,
+ * `signatureAlgorithm`) and the name strings are decoded on first access.
+ */
+export function parseCertificate(der: Uint8Array): ParsedCertificate {
+  const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+  const core = bytes.length > MAX_CERTIFICATE_BYTES ? readCertificate(bytes) : cachedCertificate(bytes);
+  const f = core.fields;
+  return {
+    ...f,
+    // Fresh copies of the mutable values, so a caller that edits its result cannot change the cached one.
+    notBefore: new Date(f.notBefore.getTime()),
+    notAfter: new Date(f.notAfter.getTime()),
+    keyUsage: [...f.keyUsage],
+    extKeyUsage: [...f.extKeyUsage],
+    emails: [...f.emails],
+    ocspUrls: [...f.ocspUrls],
+    caIssuersUrls: [...f.caIssuersUrls],
+    crlUrls: [...f.crlUrls],
+    policies: [...f.policies],
+    unhandledCriticalExtensions: [...f.unhandledCriticalExtensions],
+    get issuer(): Name {
+      return (core.issuer ??= decodeAs(f.issuerDer, Name, 'issuer'));
+    },
+    get subject(): Name {
+      return (core.subject ??= decodeAs(f.subjectDer, Name, 'subject'));
+    },
+    get issuerString(): string {
+      return (core.issuerString ??= asAsn1Error('issuer', () => nameToString(this.issuer)));
+    },
+    get subjectString(): string {
+      return (core.subjectString ??= asAsn1Error('subject', () => nameToString(this.subject)));
+    },
+    get signatureAlgorithm(): AlgorithmIdentifier {
+      return (core.signatureAlgorithm ??= decodeAs(
+        core.signatureAlgorithmDer,
+        AlgorithmIdentifier,
+        'signatureAlgorithm',
+      ));
+    },
+    get cert(): Certificate {
+      return (core.cert ??= decodeAs(f.der, Certificate, 'certificate'));
+    },
+  };
 }
 
 /** Canonical form for name comparison when the encodings differ (RFC 5280 §7.1, simplified: case and spaces). */

@@ -5,7 +5,6 @@
  */
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { fromPem } from '../../pkix/pem.js';
 import { parsePkcs12 } from '../../pkix/pkcs12.js';
 import { createPrivateKey } from 'node:crypto';
 import { ALL_PDF_PERMISSIONS, permissionNames, type PdfPermission } from '../../pdf/crypt/pubsec.js';
@@ -16,25 +15,12 @@ import { PADES_LEVELS, signerFromPkcs12, type PadesLevel } from '../../pdf/sign/
 import type { DecryptionKey, Recipient } from '../../pkix/cms/enveloped-data.js';
 import { Pkcs11Decryptor } from '../../crypto/pkcs11-decrypt.js';
 import { CliError, globals, output, parseList, readPassword } from '../common.js';
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+import { collect, loadCertificates } from '../inputs.js';
 
 /** Every certificate in the --to files (PEM with one or more certificates, or one DER). */
 async function readRecipients(files: string[]): Promise<Recipient[]> {
   if (files.length === 0) throw new CliError('give at least one recipient certificate with --to');
-  const out: Recipient[] = [];
-  for (const file of files) {
-    const bytes = await readFile(file);
-    const text = bytes.toString('latin1');
-    const ders = text.includes('-----BEGIN')
-      ? fromPem(text)
-          .filter((b) => b.label === 'CERTIFICATE')
-          .map((b) => b.der)
-      : [bytes];
-    if (ders.length === 0) throw new CliError(`${file} holds no certificate`);
-    out.push(...ders.map((certificate) => ({ certificate })));
-  }
-  return out;
+  return (await loadCertificates(files)).map((certificate) => ({ certificate }));
 }
 
 function parseAes(value: string): 256 | 128 {

@@ -3,14 +3,10 @@
  * an auditor (src/pdf/validate). Exit status 0 only when every signature is valid; 1 when one is not.
  * Registered on the `pdf` command group by src/cli/commands/pdf.ts: `registerPdfVerify(pdf)`.
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatReport, validatePdf } from '../../pdf/validate/index.js';
-import { fromPem } from '../../pkix/pem.js';
-import type { RevocationPolicy } from '../../validation/index.js';
 import { CliError, globals, output } from '../common.js';
-
-const MODES = ['require', 'if-available', 'off'] as const;
+import { loadCertificates, revocationOption, REVOCATION_MODES } from '../inputs.js';
 
 interface VerifyOptions {
   in: string;
@@ -34,7 +30,10 @@ export function registerPdfVerify(pdf: Command): void {
       (v: string, prev: string[] = []) => [...prev, v],
       [],
     )
-    .option('--revocation <mode>', `${MODES.join(' | ')} (default if-available: the DSS first, then online)`)
+    .option(
+      '--revocation <mode>',
+      `${REVOCATION_MODES.join(' | ')} (default if-available: the DSS first, then online)`,
+    )
     .option('--no-fetch', 'use only the revocation data in the document (DSS); never go online')
     .option('--password <password>', 'password of an encrypted PDF')
     .option('--at <iso-date>', 'validation time for signatures without a valid timestamp (default now)')
@@ -44,7 +43,7 @@ export function registerPdfVerify(pdf: Command): void {
       if (at && Number.isNaN(at.getTime())) throw new CliError(`--at ${o.at} is not a date (use ISO 8601)`);
       const report = await validatePdf(o.in, {
         trustAnchors: await loadCertificates(o.trust),
-        revocation: revocationPolicy(o.revocation, o.fetch),
+        revocation: revocationOption(o.revocation, { fetch: o.fetch }),
         ...(at ? { at } : {}),
         ...(o.password !== undefined ? { password: o.password } : {}),
       });
@@ -52,27 +51,4 @@ export function registerPdfVerify(pdf: Command): void {
       // The report is printed; an empty message tells main() not to print an error line on top.
       if (!report.ok) throw new CliError('', 1);
     });
-}
-
-function revocationPolicy(mode: string | undefined, fetch: boolean): RevocationPolicy {
-  if (mode !== undefined && !(MODES as readonly string[]).includes(mode))
-    throw new CliError(`--revocation must be one of ${MODES.join(', ')}`);
-  const m = (mode ?? 'if-available') as RevocationPolicy['mode'];
-  return { mode: m, onUnreachable: m === 'require' ? 'fail' : 'soft-fail', fetch };
-}
-
-async function loadCertificates(files: string[]): Promise<Buffer[]> {
-  const all: Buffer[] = [];
-  for (const file of files) {
-    const bytes = await readFile(file);
-    const text = bytes.toString('latin1');
-    const ders = text.includes('-----BEGIN ')
-      ? fromPem(text)
-          .filter((b) => b.label === 'CERTIFICATE')
-          .map((b) => b.der)
-      : [bytes];
-    if (ders.length === 0) throw new CliError(`${file}: no CERTIFICATE block found`);
-    all.push(...ders);
-  }
-  return all;
 }

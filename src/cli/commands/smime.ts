@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { writeFile } from 'node:fs/promises';
 import type { ContentCipher } from '../../pkix/cms/enveloped-data.js';
-import { fromPem, pemOrDer } from '../../pkix/pem.js';
-import type { RevocationPolicy } from '../../validation/index.js';
+import { pemOrDer } from '../../pkix/pem.js';
 import {
   credentialFromFile,
   decryptMessage,
@@ -17,16 +16,14 @@ import {
   type SmimeVerification,
 } from '../../smime/index.js';
 import { CliError, globals, output, readPassword } from '../common.js';
+import { collect, loadCertificates, revocationOption, REVOCATION_MODES } from '../inputs.js';
 
 const CIPHERS: ContentCipher[] = ['aes-256-cbc', 'aes-128-cbc', 'aes-256-gcm', 'aes-128-gcm'];
-const REVOCATION_MODES = ['require', 'if-available', 'off'] as const;
 
 interface PasswordOptions {
   password?: string;
   passwordFile?: string;
 }
-
-const collectList = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 async function loadCredential(file: string, o: PasswordOptions): Promise<SmimeCredential> {
   const bytes = await readFile(file);
@@ -53,33 +50,11 @@ async function loadCertificate(file: string): Promise<Buffer> {
   }
 }
 
-async function loadCertificates(files: string[]): Promise<Buffer[]> {
-  const all: Buffer[] = [];
-  for (const file of files) {
-    const bytes = await readFile(file);
-    const text = bytes.toString('latin1');
-    const blocks = text.includes('-----BEGIN ')
-      ? fromPem(text).filter((b) => b.label === 'CERTIFICATE')
-      : [{ der: bytes }];
-    if (blocks.length === 0) throw new CliError(`${file}: no CERTIFICATE block found`);
-    all.push(...blocks.map((b) => b.der));
-  }
-  return all;
-}
-
 function cipherOption(value: string | undefined): ContentCipher | undefined {
   if (value === undefined) return undefined;
   if (!CIPHERS.includes(value as ContentCipher))
     throw new CliError(`--cipher must be one of ${CIPHERS.join(', ')}`);
   return value as ContentCipher;
-}
-
-function revocationOption(value: string | undefined): RevocationPolicy | undefined {
-  if (value === undefined) return undefined;
-  if (!(REVOCATION_MODES as readonly string[]).includes(value))
-    throw new CliError(`--revocation must be one of ${REVOCATION_MODES.join(', ')}`);
-  const mode = value as RevocationPolicy['mode'];
-  return { mode, onUnreachable: mode === 'require' ? 'fail' : 'soft-fail' };
 }
 
 async function recipientsOf(files: string[]): Promise<EncryptionTarget[]> {
@@ -156,7 +131,7 @@ export function registerSmime(program: Command): void {
     )
     .requiredOption('--in <file>', 'the message to encrypt')
     .requiredOption('--out <file>', 'where to write the encrypted message')
-    .option('--to <file>', 'a recipient certificate (PEM or DER); repeat for several', collectList, [])
+    .option('--to <file>', 'a recipient certificate (PEM or DER); repeat for several', collect, [])
     .option('--from-cert <file>', "the sender's own encryption certificate (added as a recipient)")
     .option('--no-self', 'do not add the sender as a recipient (the sent copy will not be readable)')
     .option(
@@ -205,7 +180,7 @@ export function registerSmime(program: Command): void {
     .requiredOption('--in <file>', 'the message')
     .requiredOption('--signer <file>', "the signer's PKCS#12 (or PEM with key and certificate)")
     .requiredOption('--out <file>', 'where to write the result')
-    .option('--to <file>', 'a recipient certificate; repeat for several', collectList, [])
+    .option('--to <file>', 'a recipient certificate; repeat for several', collect, [])
     .option('--password <password>', 'PKCS#12 password')
     .option('--password-file <file>', 'read the PKCS#12 password from a file')
     .option('--tsa <url>', 'RFC 3161 timestamp authority for the signature timestamp')
@@ -269,7 +244,7 @@ export function registerSmime(program: Command): void {
     )
     .requiredOption('--in <file>', 'the encrypted message')
     .requiredOption('--out <file>', 'where to write the decrypted message')
-    .option('--key <file>', 'PKCS#12 (or PEM key + certificate); repeat for historical keys', collectList, [])
+    .option('--key <file>', 'PKCS#12 (or PEM key + certificate); repeat for historical keys', collect, [])
     .option('--password <password>', 'PKCS#12 password (the same for every --key)')
     .option('--password-file <file>', 'read the PKCS#12 password from a file')
     .action(async (o: PasswordOptions & { in: string; out: string; key: string[] }, cmd: Command) => {
@@ -296,9 +271,9 @@ export function registerSmime(program: Command): void {
     .command('verify')
     .description('verify a signed (or signed-then-encrypted) message; exit status 0 only when valid')
     .requiredOption('--in <file>', 'the signed message')
-    .option('--trust <file>', 'trusted root certificate(s), PEM or DER; repeatable', collectList, [])
+    .option('--trust <file>', 'trusted root certificate(s), PEM or DER; repeatable', collect, [])
     .option('--revocation <mode>', `${REVOCATION_MODES.join(' | ')} (default if-available)`)
-    .option('--key <file>', 'decryption key for a signed-then-encrypted message; repeatable', collectList, [])
+    .option('--key <file>', 'decryption key for a signed-then-encrypted message; repeatable', collect, [])
     .option('--password <password>', 'PKCS#12 password for --key')
     .option('--password-file <file>', 'read the PKCS#12 password from a file')
     .option('--out <file>', 'write the verified content (signature removed) here')
