@@ -6,6 +6,7 @@ import { RsaSaPssParams } from '@peculiar/asn1-rsa';
 import type { HashAlgorithm, KeyAlgorithm } from '../crypto/key-handle.js';
 import { isEc, isRsa } from '../crypto/key-handle.js';
 import {
+  DerCache,
   TAG,
   asAsn1Error,
   children,
@@ -123,9 +124,20 @@ function pssPlan(parameters: ArrayBuffer | null | undefined): VerifyPlan | undef
   return { keyType: 'rsa', hash, pss: { saltLength: params.saltLength } };
 }
 
+/**
+ * KeyObjects by SPKI DER: createPublicKey costs ~50–100 µs and the same signer, CA and TSA keys verify message
+ * after message.
+ */
+const publicKeys = new DerCache<KeyObject>(512);
+
+/** The KeyObject for a DER SubjectPublicKeyInfo (cached); throws when node cannot read the key. */
+export function publicKeyOfSpki(spki: Uint8Array): KeyObject {
+  return publicKeys.get(spki, () => createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }));
+}
+
 function publicKey(spki: Uint8Array): KeyObject | undefined {
   try {
-    return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    return publicKeyOfSpki(spki);
   } catch {
     return undefined;
   }

@@ -1,19 +1,7 @@
 /** X.509 v3 certificates (RFC 5280 §4): fast signing of a template, and a bounded, typed parser. */
 import { randomBytes } from 'node:crypto';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import {
-  AuthorityInfoAccessSyntax,
-  AuthorityKeyIdentifier,
-  BasicConstraints,
-  Certificate,
-  CertificatePolicies,
-  CRLDistributionPoints,
-  ExtendedKeyUsage,
-  type AlgorithmIdentifier,
-  type Extension,
-  type Name,
-  SubjectAlternativeName,
-} from '@peculiar/asn1-x509';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier, Certificate, type Extension, Name } from '@peculiar/asn1-x509';
 import type { HashAlgorithm, KeyAlgorithm, KeyHandle } from '../crypto/key-handle.js';
 import { keyAlgorithmOfSpki, signatureAlgorithmId, verifySignature } from './algorithms.js';
 import {
@@ -21,6 +9,8 @@ import {
   bitString,
   children,
   checkDer,
+  DerCache,
+  decodeSmallInteger,
   explicit,
   integer,
   sequence,
@@ -31,7 +21,9 @@ import {
   tlvBytes,
   tlvContent,
   unsignedHex,
+  type Tlv,
 } from './der.js';
+import { DerCursor, decodeBoolean, decodeOid, readOid, readTime } from './der-fields.js';
 import { Asn1Error } from './errors.js';
 import { extensionDer, KEY_USAGE_NAMES } from './extensions.js';
 import { nameDer, nameToString } from './name.js';
@@ -240,10 +232,11 @@ function decodeOidList(value: Buffer, name: string): string[] {
   return sequenceOf(c, TAG.OID, 'an entry').map((t) => decodeOid(c.content(t)));
 }
 
-function decodeKeyIdentifier(value: Buffer): Buffer {
-  const c = extensionValue(value, TAG.OCTET_STRING, 'subjectKeyIdentifier');
-  return Buffer.from(value.subarray(2 + (value[1] as number >= 0x80 ? (value[1] as number) & 0x7f : 0)));
-  void c;
+/** The content of an extension value that must be one primitive element of `tag` (e.g. an OCTET STRING). */
+function primitiveValue(value: Buffer, tag: number, name: string): Buffer {
+  const root = checkDer(value, `${name} extension`, { maxBytes: MAX_CERTIFICATE_BYTES });
+  if (root.tag !== tag) throw new Asn1Error(`${name} extension: malformed value (unexpected tag)`);
+  return tlvContent(value, root);
 }
 
 /** AuthorityKeyIdentifier ::= SEQUENCE { [0] keyIdentifier, [1] authorityCertIssuer, [2] serial }, all optional. */
@@ -359,11 +352,9 @@ function interpretExtensions(extensions: readonly RawExtension[]): ExtensionFiel
         for (const email of generalNames(names, GN_RFC822)) out.emails.push(email.toLowerCase());
         break;
       }
-      case OID_EXT.subjectKeyIdentifier: {
-        const c = extensionValue(ext.value, TAG.OCTET_STRING, 'subjectKeyIdentifier');
-        out.subjectKeyId = c.buf.subarray(readTlv(c.buf, 0).contentStart);
+      case OID_EXT.subjectKeyIdentifier:
+        out.subjectKeyId = primitiveValue(ext.value, TAG.OCTET_STRING, 'subjectKeyIdentifier');
         break;
-      }
       case OID_EXT.authorityKeyIdentifier: {
         const keyId = decodeAuthorityKeyId(ext.value);
         if (keyId) out.authorityKeyId = keyId;
@@ -533,25 +524,9 @@ function readCertificate(bytes: Buffer): CertificateCore {
 
 /**
  * Parsed certificates by DER: the same signer, recipient and CA certificates come back on every message, and
- * parsing is most of the cost of a small S/MIME operation. Bounded; the least recently used entry goes first.
+ * parsing was most of the cost of a small S/MIME operation.
  */
-const CERTIFICATE_CACHE_SIZE = 512;
-const certificateCache = new Map<string, CertificateCore>();
-
-function cachedCertificate(bytes: Buffer): CertificateCore {
-  const key = bytes.toString('latin1');
-  let core = certificateCache.get(key);
-  if (core) {
-    certificateCache.delete(key); // re-insert: Map order is the recency order
-  } else {
-    core = readCertificate(Buffer.from(bytes));
-    if (certificateCache.size >= CERTIFICATE_CACHE_SIZE) {
-      certificateCache.delete(certificateCache.keys().next().value as string);
-    }
-  }
-  certificateCache.set(key, core);
-  return core;
-}
+const parsedCertificates = new DerCache<CertificateCore>(512);
 
 /**
  * Parse a DER certificate (≤ 64 KiB). Every structural problem is an Asn1Error; the signature is not checked.
@@ -560,7 +535,10 @@ function cachedCertificate(bytes: Buffer): CertificateCore {
  */
 export function parseCertificate(der: Uint8Array): ParsedCertificate {
   const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
-  const core = bytes.length > MAX_CERTIFICATE_BYTES ? readCertificate(bytes) : cachedCertificate(bytes);
+  const core =
+    bytes.length > MAX_CERTIFICATE_BYTES
+      ? readCertificate(bytes)
+      : parsedCertificates.get(bytes, () => readCertificate(Buffer.from(bytes)));
   const f = core.fields;
   return {
     ...f,

@@ -276,6 +276,31 @@ export function asAsn1Error<T>(what: string, fn: () => T): T {
   }
 }
 
+// ---------------------------------------------------------------- memo
+
+/**
+ * Values computed from DER bytes (parsed certificates, public keys), keyed by the bytes themselves so that a
+ * caller editing its buffer later cannot alias another entry. Bounded: the least recently used entry goes
+ * first. A computation that throws is not remembered.
+ */
+export class DerCache<T> {
+  private readonly entries = new Map<string, T>();
+
+  constructor(private readonly limit: number) {}
+
+  get(der: Uint8Array, compute: () => T): T {
+    const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+    let value = this.entries.get(key);
+    if (value !== undefined) this.entries.delete(key); // re-inserted below: Map order is the recency order
+    else {
+      value = compute();
+      if (this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value as string);
+    }
+    this.entries.set(key, value);
+    return value;
+  }
+}
+
 // ---------------------------------------------------------------- primitive decoders
 
 export function decodeOid(content: Uint8Array): string {

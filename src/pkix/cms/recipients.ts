@@ -20,6 +20,7 @@ import { MAX_CERTIFICATE_BYTES, parseExtensions } from '../certificate.js';
 import {
   bitString,
   checkDer,
+  DerCache,
   children,
   derNull,
   explicit,
@@ -101,7 +102,14 @@ const CURVES = {
  * X25519 certificates (RFC 8410) carry a key that the signing-oriented parser does not accept.
  */
 export function readRecipientCertificate(der: Uint8Array): RecipientCertificate {
-  const bytes = Buffer.from(der);
+  const cert = recipientCertificates.get(der, () => readRecipientCertificateUncached(Buffer.from(der)));
+  return { ...cert, keyUsage: [...cert.keyUsage] };
+}
+
+/** The same recipients come back message after message (and parsing is most of a small envelope's cost). */
+const recipientCertificates = new DerCache<RecipientCertificate>(512);
+
+function readRecipientCertificateUncached(bytes: Buffer): RecipientCertificate {
   const root = checkDer(bytes, 'recipient certificate', { maxBytes: MAX_CERTIFICATE_BYTES });
   const tbs = children(bytes, root, 'recipient certificate')[0];
   if (!tbs) throw new Asn1Error('recipient certificate: TBSCertificate is missing');

@@ -88,8 +88,16 @@ export interface SignOptions {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Sign `content` (hashed as it streams) and return the ContentInfo(SignedData) DER. */
-export async function signData(content: SignedContent, o: SignOptions): Promise<Buffer> {
+/** What signing needs once the options are checked: the parsed signer certificate and the choices made. */
+interface SigningPlan {
+  o: SignOptions;
+  cert: ParsedCertificate;
+  hash: HashAlgorithm;
+  detached: boolean;
+  bySki: boolean;
+}
+
+function planSigning(content: SignedContent | undefined, o: SignOptions): SigningPlan {
   const cert = parseSignerCertificate(o.certificate);
   if (!cert.spki.equals(o.signer.spki)) {
     throw new CmsSignedDataError(
@@ -117,11 +125,54 @@ export async function signData(content: SignedContent, o: SignOptions): Promise<
       'the signer certificate has no subjectKeyIdentifier: identify it by issuer and serial',
     );
   }
+  return { o, cert, hash, detached, bySki };
+}
 
-  const { digests } = await digestContent(content, [hash], 0);
+/** Sign `content` (hashed as it streams) and return the ContentInfo(SignedData) DER. */
+export async function signData(content: SignedContent, o: SignOptions): Promise<Buffer> {
+  const plan = planSigning(content, o);
+  const { digests } = await digestContent(content, [plan.hash], 0);
+  return finishSignedData(plan, digests.get(plan.hash) as Buffer, content);
+}
+
+/** A detached signature fed chunk by chunk, for callers that pass the content on as they hash it. */
+export interface DetachedSigner {
+  update(chunk: Uint8Array): void;
+  /** Sign what was fed and return the ContentInfo(SignedData) DER. */
+  sign(): Promise<Buffer>;
+}
+
+/**
+ * The detached form of signData without a stream in between: the options are checked now (a bad signer fails
+ * before any content is read), the content is hashed as it is fed, and the signature made at the end.
+ */
+export function createDetachedSigner(o: SignOptions): DetachedSigner {
+  const plan = planSigning(undefined, { ...o, detached: true });
+  const hasher = createHash(plan.hash);
+  return {
+    update: (chunk) => void hasher.update(chunk),
+    sign: () => finishSignedData(plan, hasher.digest(), undefined),
+  };
+}
+
+/** The digest AlgorithmIdentifier DER per hash: the same few bytes in every SignerInfo. */
+const DIGEST_ALGORITHM_DER = new Map<HashAlgorithm, Buffer>();
+
+function digestAlgorithmDer(hash: HashAlgorithm): Buffer {
+  let der = DIGEST_ALGORITHM_DER.get(hash);
+  if (!der) DIGEST_ALGORITHM_DER.set(hash, (der = serialize(digestAlgorithmId(hash))));
+  return der;
+}
+
+async function finishSignedData(
+  plan: SigningPlan,
+  messageDigest: Buffer,
+  content: SignedContent | undefined,
+): Promise<Buffer> {
+  const { o, cert, hash, detached, bySki } = plan;
   const signedAttrs = buildSignedAttributes({
     contentType: OID_CT.data,
-    messageDigest: digests.get(hash) as Buffer,
+    messageDigest,
     ...(o.signingTime === false ? {} : { signingTime: o.signingTime ?? new Date() }),
     signerCertificate: cert,
     capabilities: o.capabilities ?? DEFAULT_SMIME_CAPABILITIES,
@@ -139,7 +190,7 @@ export async function signData(content: SignedContent, o: SignOptions): Promise<
   const sid = bySki
     ? tlv(0x80, cert.subjectKeyId as Buffer)
     : sequence(cert.issuerDer, integerFromUnsigned(Buffer.from(cert.serialHex, 'hex')));
-  const digestAlgorithm = serialize(digestAlgorithmId(hash));
+  const digestAlgorithm = digestAlgorithmDer(hash);
   const signerInfo = sequence(
     version,
     sid,
