@@ -5,12 +5,15 @@
  * capabilities we decrypt and the encryption-key preference travel as signed/unsigned attributes.
  */
 import { createHash } from 'node:crypto';
-import { PassThrough } from 'node:stream';
-import { once } from 'node:events';
 import type { HashAlgorithm } from '../crypto/key-handle.js';
 import { defaultHashFor } from '../crypto/key-handle.js';
 import { requestTimestamp } from '../net/tsa-client.js';
-import { MAX_SIGNED_DATA_BYTES, signData, type SignOptions } from '../pkix/cms/signed-data.js';
+import {
+  MAX_SIGNED_DATA_BYTES,
+  createDetachedSigner,
+  signData,
+  type SignOptions,
+} from '../pkix/cms/signed-data.js';
 import type { SmimeCapability } from '../pkix/cms/smime-capabilities.js';
 import { chainWithoutRoot, type SmimeCredential } from './credentials.js';
 import {
@@ -127,25 +130,16 @@ async function* multipartSignedEntity(
     ]),
     Buffer.from(`\r\nThis is an S/MIME signed message\r\n\r\n--${boundary}\r\n`, 'latin1'),
   ]);
-  const tap = new PassThrough();
-  const signing = signData(tap, cmsOptions(o, true));
-  signing.catch(() => undefined); // awaited below; this only keeps an early failure from being "unhandled"
+  const signer = createDetachedSigner(cmsOptions(o, true));
   let tail = Buffer.alloc(0);
-  try {
-    for await (const chunk of content) {
-      const window = Buffer.concat([tail, chunk]);
-      if (window.indexOf(delimiter) !== -1)
-        throw new SmimeMessageError('the content contains the random multipart boundary; sign it again');
-      tail = Buffer.from(window.subarray(Math.max(0, window.length - delimiter.length + 1)));
-      if (!tap.write(chunk)) await once(tap, 'drain');
-      yield chunk;
-    }
-    tap.end();
-  } catch (e) {
-    tap.destroy();
-    throw e;
+  for await (const chunk of content) {
+    if (containsAcross(tail, chunk, delimiter))
+      throw new SmimeMessageError('the content contains the random multipart boundary; sign it again');
+    tail = lastBytes(tail, chunk, delimiter.length - 1);
+    signer.update(chunk);
+    yield chunk;
   }
-  const signature = await signing;
+  const signature = await signer.sign();
   // The same part buildMultipartSigned writes; that builder needs the whole content in memory.
   const signaturePart = buildEntity(
     [
@@ -161,6 +155,20 @@ async function* multipartSignedEntity(
     signaturePart,
     Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'),
   ]);
+}
+
+/** Does `needle` occur in `chunk`, or across the end of the previous chunk (`tail`) and the start of this one? */
+function containsAcross(tail: Buffer, chunk: Buffer, needle: Buffer): boolean {
+  if (chunk.indexOf(needle) !== -1) return true;
+  if (tail.length === 0) return false;
+  return Buffer.concat([tail, chunk.subarray(0, needle.length - 1)]).indexOf(needle) !== -1;
+}
+
+/** The last `n` bytes of `tail` followed by `chunk` (a copy: a stream may reuse its chunk buffers). */
+function lastBytes(tail: Buffer, chunk: Buffer, n: number): Buffer {
+  if (chunk.length >= n) return Buffer.from(chunk.subarray(chunk.length - n));
+  const joined = Buffer.concat([tail, chunk]);
+  return Buffer.from(joined.subarray(Math.max(0, joined.length - n)));
 }
 
 /** Sign a whole message (RFC 5322, any line endings) in memory; returns the signed message. */

@@ -16,6 +16,8 @@ import {
 } from '../../pdf/sign/index.js';
 import type { HashAlgorithm } from '../../crypto/key-handle.js';
 import { CliError, configFor, globals, output, readPassword, type GlobalOptions } from '../common.js';
+import { registerPdfVerify } from './pdf-verify.js';
+import { registerPdfCrypt } from './pdf-crypt.js';
 
 const HASHES: HashAlgorithm[] = ['sha256', 'sha384', 'sha512'];
 
@@ -66,7 +68,9 @@ async function readAnchors(file: string): Promise<Buffer[]> {
 export function registerPdf(program: Command): void {
   const pdf = program
     .command('pdf')
-    .description('sign PDFs (PAdES B-B … B-LTA), extend signatures, add document timestamps');
+    .description('sign, verify, encrypt and decrypt PDFs (PAdES B-B … B-LTA, Adobe.PubSec)');
+  registerPdfVerify(pdf);
+  registerPdfCrypt(pdf);
 
   pdf
     .command('sign')
