@@ -2,7 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/results/', '.tmp/', '**/*.tmp.ts', 'test/tools/**/*.class'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      'bench/results/',
+      '.tmp/',
+      '**/*.tmp.ts',
+      'test/tools/**/*.class',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
