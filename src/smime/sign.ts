@@ -121,6 +121,7 @@ async function* multipartSignedEntity(
 ): AsyncIterable<Buffer> {
   const boundary = chooseBoundary([]);
   const delimiter = Buffer.from(`--${boundary}`, 'latin1');
+  const signer = createDetachedSigner(cmsOptions(o, true)); // checks the signer before any output
   yield Buffer.concat([
     formatHeaders([
       [
@@ -130,8 +131,7 @@ async function* multipartSignedEntity(
     ]),
     Buffer.from(`\r\nThis is an S/MIME signed message\r\n\r\n--${boundary}\r\n`, 'latin1'),
   ]);
-  const signer = createDetachedSigner(cmsOptions(o, true));
-  let tail = Buffer.alloc(0);
+  let tail: Buffer = Buffer.alloc(0);
   for await (const chunk of content) {
     if (containsAcross(tail, chunk, delimiter))
       throw new SmimeMessageError('the content contains the random multipart boundary; sign it again');
