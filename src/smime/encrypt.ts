@@ -3,8 +3,7 @@
  * RFC 5083) inside application/pkcs7-mime, streamed chunk by chunk. The sender is added as a recipient so the
  * sent copy stays readable; RFC 9788 header protection moves the real header fields inside and obscures Subject.
  */
-import { Readable } from 'node:stream';
-import { createEnvelopedDataEncryptor, type ContentCipher } from '../pkix/cms/enveloped-data.js';
+import { createEnvelopedDataWriter, type ContentCipher } from '../pkix/cms/enveloped-data.js';
 import { chooseAlgorithms, type AlgorithmChoice, type EncryptionTarget } from './algorithms.js';
 import {
   base64Lines,
@@ -46,17 +45,18 @@ export async function encryptStream(m: MessageStream, o: SmimeEncryptOptions): P
   }
   const choice = chooseAlgorithms(targetsOf(o), o.cipher);
   o.onChoice?.(choice);
-  const encryptor = await createEnvelopedDataEncryptor({
-    recipients: choice.recipients,
-    cipher: choice.cipher,
-  });
-  const smimeType = encryptor.contentType === 'authEnvelopedData' ? 'authEnveloped-data' : 'enveloped-data';
-  const source = Readable.from(m.entity, { objectMode: false });
-  source.on('error', (e) => encryptor.transform.destroy(e));
-  const ciphertext = source.pipe(encryptor.transform) as AsyncIterable<Buffer>;
+  const writer = await createEnvelopedDataWriter({ recipients: choice.recipients, cipher: choice.cipher });
+  const smimeType = writer.contentType === 'authEnvelopedData' ? 'authEnveloped-data' : 'enveloped-data';
+  // Driven chunk by chunk from the entity's iterator: no Node stream in between, so a small message costs
+  // no more than its cryptography and a large one is still never held whole.
+  async function* ciphertext(): AsyncIterable<Buffer> {
+    yield writer.head;
+    for await (const chunk of m.entity) yield Buffer.concat(writer.update(chunk));
+    yield Buffer.concat(writer.final());
+  }
   async function* entity(): AsyncIterable<Buffer> {
     yield pkcs7MimeHead(smimeType);
-    yield* base64Lines(ciphertext);
+    yield* base64Lines(ciphertext());
   }
   return { outer: m.outer, entity: entity() };
 }

@@ -89,12 +89,19 @@ function signingHash(o: SmimeSignOptions): HashAlgorithm {
   return o.hash ?? defaultHashFor(o.signer.key.algorithm);
 }
 
+const PKCS7_MIME_HEADS = new Map<SmimeType, Buffer>();
+
 /** An application/pkcs7-mime entity's header section (with the blank line) for `smimeType`. */
 export function pkcs7MimeHead(smimeType: SmimeType): Buffer {
-  // buildPkcs7Mime writes a whole message; with an explicit MIME-Version first and no body, dropping that one
-  // line leaves exactly the entity's Content-* fields and the blank line.
-  const built = buildPkcs7Mime({ der: Buffer.alloc(0), smimeType, headers: [['MIME-Version', '1.0']] });
-  return built.subarray(built.indexOf('\r\n') + 2);
+  let head = PKCS7_MIME_HEADS.get(smimeType);
+  if (!head) {
+    // buildPkcs7Mime writes a whole message; with an explicit MIME-Version first and no body, dropping that one
+    // line leaves exactly the entity's Content-* fields and the blank line.
+    const built = buildPkcs7Mime({ der: Buffer.alloc(0), smimeType, headers: [['MIME-Version', '1.0']] });
+    head = built.subarray(built.indexOf('\r\n') + 2);
+    PKCS7_MIME_HEADS.set(smimeType, head);
+  }
+  return Buffer.from(head); // a copy: callers own what they are given
 }
 
 /** Sign a prepared message (its entity canonical and 7-bit safe): the result is the signed message stream. */

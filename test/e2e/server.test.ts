@@ -365,6 +365,32 @@ describe('sealpost serve: public PKI endpoints and REST API', () => {
     expect(metrics).toContain('sealpost_certificates_issued_total');
   });
 
+  it('--role runs a subset: an OCSP/TSA-only node serves no REST API and no CRLs', async () => {
+    const port = await freePort('127.0.0.1');
+    const edge = await startServer(ctx, { roles: ['ocsp', 'tsa'], host: '127.0.0.1', port, pollMs: 200 });
+    try {
+      const health = (await (await fetch(`${edge.url}/healthz`)).json()) as {
+        roles: string[];
+        crlLeader: boolean;
+      };
+      expect(health).toMatchObject({ roles: ['ocsp', 'tsa'], crlLeader: false });
+      expect(
+        (await fetch(`${edge.url}/v1/certificates`, { headers: { authorization: `Bearer ${admin}` } }))
+          .status,
+      ).toBe(404);
+      expect((await fetch(`${edge.url}/crl/issuing.crl`)).status).toBe(404);
+      const tsa = await fetch(`${edge.url}/tsa`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/timestamp-query' },
+        body: Buffer.from('3000', 'hex'),
+      });
+      expect(tsa.status).toBe(200);
+      expect(tsa.headers.get('content-type')).toBe('application/timestamp-reply');
+    } finally {
+      await edge.close();
+    }
+  });
+
   it('hostile bodies on OCSP, TSA and the API never produce a 5xx', async () => {
     await fc.assert(
       fc.asyncProperty(

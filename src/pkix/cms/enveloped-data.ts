@@ -199,12 +199,20 @@ export async function encryptEnvelopedData(content: Buffer, p: EnvelopeOptions):
 }
 
 /**
- * A streaming encryptor: pipe the plaintext through `transform` and the ContentInfo comes out. Memory stays at
- * one chunk plus the header, whatever the message size.
+ * The encryptor's steps without a stream around them: write `head`, then what `update` returns for each chunk of
+ * plaintext, then what `final` returns. Async-generator pipelines use this directly; the Transform wraps it.
  */
-export async function createEnvelopedDataEncryptor(
-  p: StreamEnvelopeOptions,
-): Promise<EnvelopedDataEncryptor> {
+export interface EnvelopedDataWriter {
+  head: Buffer;
+  /** The framed ciphertext of one chunk. Throws CmsEncryptError when the content exceeds its bound. */
+  update(chunk: Buffer): Buffer[];
+  /** The last ciphertext and the trailer. Throws CmsEncryptError when contentLength was not met. */
+  final(): Buffer[];
+  cipher: ContentCipher;
+  contentType: 'envelopedData' | 'authEnvelopedData';
+}
+
+export async function createEnvelopedDataWriter(p: StreamEnvelopeOptions): Promise<EnvelopedDataWriter> {
   const maxContent = p.maxContentBytes ?? DEFAULT_MAX_STREAM_CONTENT;
   if (p.contentLength !== undefined && (!Number.isSafeInteger(p.contentLength) || p.contentLength < 0)) {
     throw new CmsEncryptError('contentLength must be a non-negative integer');
@@ -219,32 +227,56 @@ export async function createEnvelopedDataEncryptor(
     p.contentLength === undefined ? undefined : encryptedLength(encryption.cipher, p.contentLength),
   );
   let seen = 0;
-  const transform = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
+  return {
+    head: f.head,
+    update(chunk) {
       seen += chunk.length;
       if (seen > maxContent || (p.contentLength !== undefined && seen > p.contentLength)) {
-        done(new CmsEncryptError(`content exceeds ${p.contentLength ?? maxContent} bytes`));
-        return;
+        throw new CmsEncryptError(`content exceeds ${p.contentLength ?? maxContent} bytes`);
       }
-      for (const piece of f.frame(encryption.update(chunk))) this.push(piece);
-      done();
+      return f.frame(encryption.update(chunk));
     },
-    flush(done) {
+    final() {
       if (p.contentLength !== undefined && seen !== p.contentLength) {
-        done(new CmsEncryptError(`content was ${seen} bytes, but contentLength said ${p.contentLength}`));
-        return;
+        throw new CmsEncryptError(`content was ${seen} bytes, but contentLength said ${p.contentLength}`);
       }
-      for (const piece of f.frame(encryption.final())) this.push(piece);
-      this.push(f.tail(encryption.tag()));
-      done();
+      return [...f.frame(encryption.final()), f.tail(encryption.tag())];
     },
-  });
-  transform.push(f.head);
-  return {
-    transform,
     cipher: encryption.cipher,
     contentType: isAead(encryption.cipher) ? 'authEnvelopedData' : 'envelopedData',
   };
+}
+
+/**
+ * A streaming encryptor: pipe the plaintext through `transform` and the ContentInfo comes out. Memory stays at
+ * one chunk plus the header, whatever the message size.
+ */
+export async function createEnvelopedDataEncryptor(
+  p: StreamEnvelopeOptions,
+): Promise<EnvelopedDataEncryptor> {
+  const writer = await createEnvelopedDataWriter(p);
+  const transform = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      try {
+        for (const piece of writer.update(chunk)) this.push(piece);
+      } catch (e) {
+        done(e as Error);
+        return;
+      }
+      done();
+    },
+    flush(done) {
+      try {
+        for (const piece of writer.final()) this.push(piece);
+      } catch (e) {
+        done(e as Error);
+        return;
+      }
+      done();
+    },
+  });
+  transform.push(writer.head);
+  return { transform, cipher: writer.cipher, contentType: writer.contentType };
 }
 
 // ---------------------------------------------------------------- reading
