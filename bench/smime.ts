@@ -9,6 +9,7 @@ import {
   createCipheriv,
   createDecipheriv,
   createHash,
+  createPublicKey,
   privateDecrypt,
   publicEncrypt,
   randomBytes,
@@ -42,6 +43,32 @@ import {
 import { figure, rate, report, type Figure } from './harness.js';
 
 const MS = Number(process.env.BENCH_MS ?? 3000);
+/** Rounds per figure: ours and the baseline alternate, and each keeps its best round. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Node's async sign runs on the libuv pool: two operations in flight keep both cores busy, for both sides. */
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
+
+type Rate = Awaited<ReturnType<typeof rate>>;
+
+/**
+ * Measure `a` and `b` the same way (same concurrency and duration), alternating rounds so that a burst of load
+ * from elsewhere on the machine does not land on one side only, and keep each one's best round.
+ */
+async function bestOfAlternating(
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+): Promise<{ a: Rate; b: Rate }> {
+  let bestA: Rate | undefined;
+  let bestB: Rate | undefined;
+  const options = { ms: MS / ROUNDS, concurrency: CONCURRENCY, warmup: 5 };
+  for (let round = 0; round < ROUNDS; round++) {
+    const ra = await rate(a, options);
+    if (!bestA || ra.perSecond > bestA.perSecond) bestA = ra;
+    const rb = await rate(b, options);
+    if (!bestB || rb.perSecond > bestB.perSecond) bestB = rb;
+  }
+  return { a: bestA as Rate, b: bestB as Rate };
+}
 const BIG_MB = Number(process.env.BENCH_SMIME_BIG_MB ?? 500);
 
 /** A message with a base64 attachment of `bytes` raw bytes (7-bit already: nothing to re-encode). */
@@ -191,6 +218,8 @@ async function pkijsPeer(u: Users): Promise<(content: Buffer) => Promise<Buffer>
 function primitives(u: Users, bytes: Buffer) {
   const bobPublic = new X509Certificate(u.bob.certificate).publicKey;
   const alicePublic = new X509Certificate(u.alice.certificate).publicKey;
+  const tsaPublic = createPublicKey({ key: u.tsaKey.spki, format: 'der', type: 'spki' });
+  const tsaSignatureBytes = (tsaPublic.asymmetricKeyDetails?.modulusLength ?? 2048) / 8;
   const cek = randomBytes(32);
   const iv = randomBytes(16);
   const wrapped = publicEncrypt({ key: bobPublic, padding: constants.RSA_PKCS1_PADDING }, cek);
@@ -217,6 +246,9 @@ function primitives(u: Users, bytes: Buffer) {
       const d = createDecipheriv('aes-256-cbc', cek, iv);
       Buffer.concat([d.update(ciphertext), d.final()]);
       verifySignature('sha256', createHash('sha256').update(bytes).digest(), alicePublic, Buffer.alloc(256));
+      // The signature timestamp: hash of the signature value, and the TSA's signature over the token.
+      const imprint = createHash('sha256').update(Buffer.alloc(256)).digest();
+      verifySignature('sha256', imprint, tsaPublic, Buffer.alloc(tsaSignatureBytes));
     },
   };
 }
@@ -284,12 +316,11 @@ export async function main(): Promise<void> {
           'decrypt+verify',
           () => openMessage(ready, { ...trust, keys: [u.bob] }),
           raw.decryptVerify,
-          'raw RSA + AES + SHA-256 + verify',
+          'raw RSA + AES + SHA-256 + 2 verifies',
         ],
       ];
       for (const [name, ours, base, baseName] of ops) {
-        const r = await rate(ours, { ms: MS, warmup: 5 });
-        const b = await rate(base, { ms: MS / 2, warmup: 5 });
+        const { a: r, b } = await bestOfAlternating(ours, base);
         figures.push(
           figure({
             name: `${name}, ${label}`,
@@ -303,11 +334,10 @@ export async function main(): Promise<void> {
           }),
         );
       }
-      const ourSignEncrypt = await rate(() => sendReadyMessage(msg, { ...sign, ...to }), {
-        ms: MS,
-        warmup: 5,
-      });
-      const pkijsRate = await rate(() => peer(msg), { ms: MS, warmup: 3 });
+      const { a: ourSignEncrypt, b: pkijsRate } = await bestOfAlternating(
+        () => sendReadyMessage(msg, { ...sign, ...to }),
+        () => peer(msg),
+      );
       figures.push(
         figure({
           name: `sign+encrypt vs PKI.js, ${label}`,
@@ -316,14 +346,16 @@ export async function main(): Promise<void> {
           baseline: pkijsRate.perSecond,
           baselineName: 'PKI.js 3',
           target: '≥ 5',
+          p50Ms: ourSignEncrypt.p50Ms,
+          p99Ms: ourSignEncrypt.p99Ms,
         }),
       );
     }
     await ctx.close();
     await report('smime', figures, [
-      `RSA-2048 keys from the Sealpost CA; timestamps from an in-process TimeStampSigner; ${MS} ms per figure, concurrency 1`,
+      `RSA-2048 keys from the Sealpost CA; timestamps from an in-process TimeStampSigner; ${MS} ms per figure in ${ROUNDS} alternating rounds (best kept), concurrency ${CONCURRENCY} for ours and the baseline alike`,
       'encrypt has one recipient (includeSender: false) so the baseline is one key transport; PKI.js uses RSA-OAEP (WebCrypto has no v1.5 encryption) and writes CMS only, no MIME',
-      'decrypt+verify runs with revocation off (no network in the loop)',
+      'decrypt+verify runs with revocation off (no network in the loop); its baseline includes the check of the timestamp token (hash + one more signature verification), which the message carries',
     ]);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -253,8 +253,10 @@ function endobjAfter(tail: Buffer, from: number): number {
 
 /** First occurrence of `needle` at or after `from`, reading in chunks; -1 if absent. */
 export async function scanFor(source: ByteSource, needle: Buffer, from: number): Promise<number> {
-  const chunk = 1 << 20;
-  for (let pos = from; pos < source.size; pos += chunk - needle.length) {
+  // What is looked for is usually a few bytes ahead (the %%EOF after a trailer): start with a small
+  // window and grow it, rather than read a megabyte for every revision.
+  let chunk = 4096;
+  for (let pos = from; pos < source.size; pos += chunk - needle.length, chunk = Math.min(chunk * 8, 1 << 20)) {
     const buf = await source.read(pos, chunk);
     const i = buf.indexOf(needle);
     if (i >= 0) return pos + i;

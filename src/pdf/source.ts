@@ -13,6 +13,11 @@ export interface ByteSource {
   read(offset: number, length: number): Promise<Buffer>;
   /** Synchronous form, when the source can offer it (in-memory sources). */
   readSync?(offset: number, length: number): Buffer;
+  /**
+   * Read into the caller's buffer (bytes [offset, offset+target.length) clipped to the end), bypassing
+   * any cache: for long sequential reads such as hashing a signature's ByteRange. Returns the count.
+   */
+  readInto?(target: Buffer, offset: number): Promise<number>;
   /** Release resources (file handles). Idempotent. */
   close?(): Promise<void>;
 }
@@ -100,14 +105,21 @@ export class FileSource implements ByteSource {
     return data;
   }
 
-  private async readDirect(position: number, length: number): Promise<Buffer> {
-    const buf = Buffer.allocUnsafe(length);
+  async readInto(target: Buffer, offset: number): Promise<number> {
+    if (this.closed) throw new PdfError('the PDF file has been closed');
+    const [start, end] = clip(this.size, offset, target.length);
     let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.handle.read(buf, done, length - done, position + done);
+    while (done < end - start) {
+      const { bytesRead } = await this.handle.read(target, done, end - start - done, start + done);
       if (bytesRead === 0) break;
       done += bytesRead;
     }
+    return done;
+  }
+
+  private async readDirect(position: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    const done = await this.readInto(buf, position);
     return done === length ? buf : buf.subarray(0, done);
   }
 

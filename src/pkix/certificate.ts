@@ -588,5 +588,34 @@ export function isIssuedBy(child: ParsedCertificate, issuer: ParsedCertificate):
   const sameName =
     child.issuerDer.equals(issuer.subjectDer) ||
     normalizedName(child.issuer) === normalizedName(issuer.subject);
-  return sameName && verifySignature(issuer.spki, child.signatureAlgorithm, child.tbs, child.signature);
+  return sameName && issuerKeySigned(child, issuer);
+}
+
+/**
+ * Certificate signature checks by (certificate, issuer key): path building checks the same CA links for every
+ * message verified, and the answer for given bytes never changes.
+ */
+const certificateSignatureChecks = new DerCache<boolean>(1024);
+
+function issuerKeySigned(child: ParsedCertificate, issuer: ParsedCertificate): boolean {
+  // The key holds everything the answer depends on: algorithm, signed bytes, signature and key.
+  const algorithm = child.signatureAlgorithm;
+  const parameters = algorithm.parameters;
+  const algorithmKey = `${algorithm.algorithm}:${parameters ? Buffer.from(parameters).toString('hex') : String(parameters)};`;
+  const key = Buffer.concat([
+    Buffer.from(algorithmKey, 'latin1'),
+    lengthPrefixed(child.tbs),
+    lengthPrefixed(child.signature),
+    issuer.spki,
+  ]);
+  return certificateSignatureChecks.get(key, () =>
+    verifySignature(issuer.spki, algorithm, child.tbs, child.signature),
+  );
+}
+
+/** `bytes` after its 4-byte length, so that concatenated fields cannot shift into each other. */
+function lengthPrefixed(bytes: Buffer): Buffer {
+  const length = Buffer.allocUnsafe(4);
+  length.writeUInt32BE(bytes.length);
+  return Buffer.concat([length, bytes]);
 }

@@ -285,11 +285,19 @@ export function asAsn1Error<T>(what: string, fn: () => T): T {
  */
 export class DerCache<T> {
   private readonly entries = new Map<string, T>();
+  /**
+   * The same Buffer objects come back again and again (a certificate passed from one layer to the next): they
+   * are recognised by identity, with a private copy of their bytes to notice a caller editing them since.
+   */
+  private readonly recent = new WeakMap<Uint8Array, { bytes: Buffer; value: T }>();
 
   constructor(private readonly limit: number) {}
 
   get(der: Uint8Array, compute: () => T): T {
-    const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+    const seen = this.recent.get(der);
+    if (seen && seen.bytes.equals(der)) return seen.value;
+    const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
+    const key = bytes.toString('latin1');
     let value = this.entries.get(key);
     if (value !== undefined) this.entries.delete(key); // re-inserted below: Map order is the recency order
     else {
@@ -297,6 +305,7 @@ export class DerCache<T> {
       if (this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value as string);
     }
     this.entries.set(key, value);
+    this.recent.set(der, { bytes: Buffer.from(bytes), value });
     return value;
   }
 }

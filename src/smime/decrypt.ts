@@ -100,7 +100,16 @@ export async function decryptMessage(
   } catch (e) {
     throw new SmimeDecryptError(`the message cannot be parsed: ${(e as Error).message}`);
   }
-  const structure = smimeStructure(message, root);
+  return decryptStructure(message, root, smimeStructure(message, root), keys);
+}
+
+/** decryptMessage once the message is parsed (openMessage has already parsed it to see what it is). */
+export async function decryptStructure(
+  message: Buffer,
+  root: MimePart,
+  structure: ReturnType<typeof smimeStructure>,
+  keys: ReadonlyArray<DecryptionKey | SmimeCredential>,
+): Promise<SmimeDecryption> {
   if (structure.kind !== 'enveloped' && structure.kind !== 'auth-enveloped') {
     throw new SmimeDecryptError(
       `the message is not encrypted (Content-Type ${root.contentType.mediaType}${structure.kind === 'signed' || structure.kind === 'multipart-signed' ? ', a signed message: verify it instead' : ''})`,

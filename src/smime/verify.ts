@@ -22,7 +22,7 @@ import {
 } from '../validation/index.js';
 import type { SmimeCredential } from './credentials.js';
 import {
-  decryptMessage,
+  decryptStructure,
   restoreMessage,
   SMIME_LIMITS,
   SmimeDecryptError,
@@ -87,6 +87,17 @@ export async function verifyMessage(received: Buffer, o: SmimeVerifyOptions): Pr
     findings.fail('parse', 'malformed', `the message cannot be read: ${(e as Error).message}`);
     return verificationResult(findings, {});
   }
+  return verifyStructure(message, root, structure, findings, o);
+}
+
+/** verifyMessage once the message (in its wire form) is parsed. */
+async function verifyStructure(
+  message: Buffer,
+  root: MimePart,
+  structure: ReturnType<typeof smimeStructure>,
+  findings: VerificationFindings,
+  o: SmimeVerifyOptions,
+): Promise<SmimeVerification> {
   if (structure.kind === 'enveloped' || structure.kind === 'auth-enveloped') {
     findings.fail(
       'signature',
@@ -291,7 +302,9 @@ export async function openMessage(
         throw new SmimeDecryptError(
           'the message is encrypted: pass the recipient key (--key) to decrypt and verify it',
         );
-      const d: SmimeDecryption = await decryptMessage(current, o.keys);
+      if (o.keys.length === 0)
+        throw new SmimeDecryptError('no decryption key given: pass the recipient key (--key)');
+      const d: SmimeDecryption = await decryptStructure(current, root, structure, o.keys);
       layers.push({
         type: 'encrypted',
         cipher: d.cipher,
@@ -302,7 +315,11 @@ export async function openMessage(
       continue;
     }
     if (structure.kind !== 'multipart-signed' && structure.kind !== 'signed') break;
-    last = await verifyMessage(current, o);
+    // `current` is already in wire form unless a decrypted layer is not: then verifyMessage converts it.
+    last =
+      wireForm(current) === current
+        ? await verifyStructure(current, root, structure, new VerificationFindings(), o)
+        : await verifyMessage(current, o);
     layers.push({ type: 'signed', verification: last });
     if (!last.content) break;
     try {

@@ -56,7 +56,35 @@ function signedParts(der: Buffer): { tbs: Buffer; alg: AlgorithmIdentifier; sign
   return { tbs, alg, signature: bits.subarray(1) };
 }
 
+/**
+ * Parsing a response verifies its signature, and one response is offered for every certificate of every
+ * path a validation checks (a PDF's DSS holds the responses for the signer's and the TSA's chains): keep
+ * the result per response object, with a copy of its bytes so that a buffer changed in between is parsed
+ * afresh. Failures are not kept; they are rare and rethrown as they come.
+ */
+const parsedResponses = new WeakMap<Buffer, { bytes: Buffer; response: ParsedOcspResponse }>();
+
+function parseOnce(der: Buffer): ParsedOcspResponse {
+  const hit = parsedResponses.get(der);
+  if (hit?.bytes.equals(der)) return hit.response;
+  const response = parseOcspResponse(der);
+  parsedResponses.set(der, { bytes: Buffer.from(der), response });
+  return response;
+}
+
+/** Verifications of issuer-signed responses, per response object and issuer key (as above). */
+const keyVerdicts = new WeakMap<Buffer, { bytes: Buffer; byKey: Map<string, boolean> }>();
+
 function signedByKey(der: Buffer, spki: Buffer): boolean {
+  let entry = keyVerdicts.get(der);
+  if (!entry?.bytes.equals(der)) keyVerdicts.set(der, (entry = { bytes: Buffer.from(der), byKey: new Map() }));
+  const key = spki.toString('latin1');
+  let ok = entry.byKey.get(key);
+  if (ok === undefined) entry.byKey.set(key, (ok = verifiedBy(der, spki)));
+  return ok;
+}
+
+function verifiedBy(der: Buffer, spki: Buffer): boolean {
   try {
     const { tbs, alg, signature } = signedParts(der);
     return verifySignature(spki, alg, tbs, signature);
@@ -125,7 +153,7 @@ export function evaluateOcsp(
   const from = p.url ? ` from ${p.url}` : '';
   let response: ParsedOcspResponse;
   try {
-    response = parseOcspResponse(der);
+    response = parseOnce(der);
   } catch (e) {
     return {
       kind: 'invalid',

@@ -6,10 +6,9 @@
  * is held.
  */
 import type { PdfDocument } from '../document.js';
-import { open } from 'node:fs/promises';
 import type { ByteRange, PdfRef } from '../objects.js';
 import type { IncrementalUpdate } from '../writer/incremental.js';
-import { patchFile, writeIncremental, type PdfInput } from '../writer/output.js';
+import { patchFile, writeIncremental, writeWholeFileThenPatch, type PdfInput } from '../writer/output.js';
 import { PdfSignError } from './errors.js';
 import { byteRangeText, contentsHex, locatePlaceholders } from './placeholder.js';
 
@@ -56,15 +55,12 @@ export async function writeSignedRevision(
   byteRangeText(a, b, fileSize).copy(built.bytes, range.start + where.byteRange.start);
   const exclude = { start: contentsStart, end: contentsEnd };
   if (Buffer.isBuffer(input)) {
-    // In memory: hash, sign, then one write of the finished file.
-    const value = await produce(coveredInMemory(input, built.bytes, exclude));
-    contentsHex(value, contentsBytes).copy(built.bytes, contentsStart);
-    const fh = await open(output, 'w');
-    try {
-      await fh.writev([input, built.bytes]);
-    } finally {
-      await fh.close();
-    }
+    // In memory: the file is written with the placeholder while the covered bytes are hashed and
+    // signed, then the value goes into the placeholder.
+    await writeWholeFileThenPatch(output, [input, built.bytes], async () => ({
+      offset: a,
+      bytes: contentsHex(await produce(coveredInMemory(input, built.bytes, exclude)), contentsBytes),
+    }));
   } else {
     const value = await produce(writeIncremental(input, output, built.bytes, exclude));
     await patchFile(output, a, contentsHex(value, contentsBytes));

@@ -14,7 +14,8 @@ import { BufferSource } from '../source.js';
 import type { PdfRef } from '../objects.js';
 import { catalogRef, editDict } from '../writer/edit.js';
 import { WritableDict } from '../writer/serialize.js';
-import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
+import { loadSmallInput } from './input.js';
 import { IncrementalUpdate } from '../writer/incremental.js';
 import { appendToFile, type PdfInput } from '../writer/output.js';
 import { writeAppearance } from './appearance.js';
@@ -91,10 +92,37 @@ export interface SignPdfResult {
 export async function signPdf(o: SignPdfOptions): Promise<SignPdfResult> {
   const level = o.level ?? 'B-B';
   requireLevelOptions(level, o.tsa, o.ltv);
-  const input = await loadSmallInput(o.input);
-  const doc = await openInput(input, o.open);
+  const loaded = await loadSmallInput(o.input);
+  const input = loaded.input;
   let token: ParsedTimeStampToken | undefined;
   let placed: { name: string; layout: SignedRevisionLayout };
+  try {
+    placed = await signRevision(input, o, level, (t) => (token = t));
+  } finally {
+    loaded.release();
+  }
+  const result: SignPdfResult = {
+    output: o.output,
+    level,
+    field: placed.name,
+    byteRange: placed.layout.byteRange,
+    ...(token ? { signatureTimestamp: token.genTime } : {}),
+  };
+  if (level === 'B-LT' || level === 'B-LTA') {
+    const lta = await raiseLevel(o.output, level, o.tsa, o.ltv!, o.open);
+    if (lta.documentTimestamp) result.documentTimestamp = lta.documentTimestamp;
+  }
+  return result;
+}
+
+/** The signed revision itself: signature field and dictionary, the CMS over the covered bytes. */
+async function signRevision(
+  input: PdfInput,
+  o: SignPdfOptions,
+  level: PadesLevel,
+  onTimestamp: (token: ParsedTimeStampToken) => void,
+): Promise<{ name: string; layout: SignedRevisionLayout }> {
+  const doc = await openInput(input, o.open);
   try {
     const hash = o.hash ?? 'sha256';
     const contentsBytes = o.contentsSize ?? estimateContentsSize(o.signer, !!o.tsa && level !== 'B-B');
@@ -111,29 +139,18 @@ export async function signPdf(o: SignPdfOptions): Promise<SignPdfResult> {
         ...(level !== 'B-B' && o.tsa
           ? {
               timestamp: async (signature: Buffer) => {
-                token = await timestampData(o.tsa!, signature);
+                const token = await timestampData(o.tsa!, signature);
+                onTimestamp(token);
                 return token.token;
               },
             }
           : {}),
       }),
     );
-    placed = { name: fieldName, layout };
+    return { name: fieldName, layout };
   } finally {
     await doc.close();
   }
-  const result: SignPdfResult = {
-    output: o.output,
-    level,
-    field: placed.name,
-    byteRange: placed.layout.byteRange,
-    ...(token ? { signatureTimestamp: token.genTime } : {}),
-  };
-  if (level === 'B-LT' || level === 'B-LTA') {
-    const lta = await raiseLevel(o.output, level, o.tsa, o.ltv!, o.open);
-    if (lta.documentTimestamp) result.documentTimestamp = lta.documentTimestamp;
-  }
-  return result;
 }
 
 /** Build the update holding the signature field, widget, appearance and dictionary (with placeholders). */
@@ -188,8 +205,15 @@ export async function timestampPdf(
   o: TimestampPdfOptions,
 ): Promise<{ output: string; genTime: Date; field: string }> {
   // Appending to the input itself (B-LTA) stays append-only on disk; otherwise small files go in memory.
-  const input = typeof o.input === 'string' && o.input === o.output ? o.input : await loadSmallInput(o.input);
-  const doc = await openInput(input, o.open);
+  const loaded =
+    typeof o.input === 'string' && o.input === o.output
+      ? { input: o.input, release: () => undefined }
+      : await loadSmallInput(o.input);
+  const input = loaded.input;
+  const doc = await openInput(input, o.open).catch((e: unknown) => {
+    loaded.release();
+    throw e;
+  });
   try {
     const contentsBytes = o.contentsSize ?? TIMESTAMP_RESERVE;
     const update = new IncrementalUpdate(doc);
@@ -207,6 +231,7 @@ export async function timestampPdf(
     return { output: o.output, genTime: genTime!, field: placed.name };
   } finally {
     await doc.close();
+    loaded.release();
   }
 }
 
@@ -273,17 +298,6 @@ async function coveredVriKeys(doc: PdfDocument): Promise<Set<string>> {
   const dss = await doc.resolveDict((await doc.catalog()).get('DSS'));
   const vri = await doc.resolveDict(dss?.get('VRI'));
   return new Set(vri?.keys() ?? []);
-}
-
-/**
- * Files up to this size are read whole and signed in memory (fewer system calls); larger ones are
- * streamed — the kernel copies while we hash — which is faster from a few MB on and keeps memory flat.
- */
-const IN_MEMORY_LIMIT = 1024 * 1024;
-
-async function loadSmallInput(input: PdfInput): Promise<PdfInput> {
-  if (Buffer.isBuffer(input)) return input;
-  return (await stat(input)).size <= IN_MEMORY_LIMIT ? readFile(input) : input;
 }
 
 async function openInput(input: PdfInput, open: OpenOptions | undefined): Promise<PdfDocument> {

@@ -8,7 +8,8 @@
  */
 import type { PdfDocument, PdfRevisionView, Revision } from '../document.js';
 import type { PdfDict } from '../objects.js';
-import type { ByteSource } from '../source.js';
+import { BufferPool } from '../buffer-pool.js';
+import { BufferSource, type ByteSource } from '../source.js';
 
 export interface ByteRangeFacts {
   ok: boolean;
@@ -132,21 +133,37 @@ export function trimPadding(bytes: Buffer): Buffer | undefined {
 }
 
 const CHUNK = 1024 * 1024;
+const chunks = new BufferPool(CHUNK, 4);
 
-/** The signed bytes, streamed in 1 MiB chunks: memory stays flat whatever the file's size. */
+/**
+ * The signed bytes, streamed in 1 MiB chunks: memory stays flat whatever the file's size. Each chunk is
+ * valid until the next one is asked for (consumers hash it, or copy what they keep).
+ */
 export async function* signedBytes(
   source: ByteSource,
   ranges: readonly [number, number, number, number],
 ): AsyncGenerator<Uint8Array> {
   const [s1, l1, s2, l2] = ranges;
-  for (const [start, length] of [
-    [s1, l1],
-    [s2, l2],
-  ] as const) {
-    for (let off = start; off < start + length; off += CHUNK) {
-      const chunk = await source.read(off, Math.min(CHUNK, start + length - off));
-      if (chunk.length === 0) return;
-      yield Buffer.from(chunk); // copy: a file source reuses its cache blocks
+  // A file is read straight into a pooled buffer; memory is handed out as views; any other source's
+  // reads are copied, since it may reuse its buffers.
+  const buffer = source.readInto ? chunks.take() : undefined;
+  try {
+    for (const [start, length] of [
+      [s1, l1],
+      [s2, l2],
+    ] as const) {
+      for (let off = start; off < start + length; off += CHUNK) {
+        const want = Math.min(CHUNK, start + length - off);
+        let chunk: Buffer;
+        if (buffer && source.readInto)
+          chunk = buffer.subarray(0, await source.readInto(buffer.subarray(0, want), off));
+        else if (source instanceof BufferSource) chunk = await source.read(off, want);
+        else chunk = Buffer.from(await source.read(off, want));
+        if (chunk.length === 0) return;
+        yield chunk;
+      }
     }
+  } finally {
+    if (buffer) chunks.give(buffer);
   }
 }

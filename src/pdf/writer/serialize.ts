@@ -56,7 +56,10 @@ export interface ObjectCrypt {
 const MAX_DEPTH = 64;
 const DELIMITERS = new Set([...'()<>[]{}/%#'].map((c) => c.charCodeAt(0)));
 
+const PLAIN_NAME = /^[!"$&'*+,\-.0-9:;=?@A-Z\\^_`a-z|~]*$/;
+
 export function serializeName(name: string): string {
+  if (PLAIN_NAME.test(name)) return `/${name}`;
   let out = '/';
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i) & 0xff;
@@ -83,58 +86,86 @@ function formatNumber(value: number): string {
   return value.toFixed(6).replace(/\.?0+$/, '');
 }
 
+/**
+ * Output of one serialisation: text accumulates in a string and becomes bytes only where verbatim bytes
+ * (a placeholder) interrupt it — one Buffer per run of text rather than one per token.
+ */
+class ByteWriter {
+  private readonly parts: Buffer[] = [];
+  private pendingText = '';
+
+  text(s: string): void {
+    this.pendingText += s;
+  }
+
+  bytes(b: Buffer): void {
+    this.flush();
+    this.parts.push(b);
+  }
+
+  finish(): Buffer {
+    this.flush();
+    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
+  }
+
+  private flush(): void {
+    if (!this.pendingText) return;
+    this.parts.push(Buffer.from(this.pendingText, 'latin1'));
+    this.pendingText = '';
+  }
+}
+
 /** Serialise one object (not the "n g obj" wrapper). Strings are encrypted when `crypt` is given. */
 export function serializeObject(obj: WritableObject, crypt?: ObjectCrypt, depth = 0): Buffer {
-  const parts: Buffer[] = [];
-  write(obj, crypt, depth, parts);
-  return Buffer.concat(parts);
+  const out = new ByteWriter();
+  write(obj, crypt, depth, out);
+  return out.finish();
 }
 
 function write(
   obj: WritableObject | undefined,
   crypt: ObjectCrypt | undefined,
   depth: number,
-  out: Buffer[],
+  out: ByteWriter,
 ): void {
   if (depth > MAX_DEPTH) throw new PdfWriteError(`object nests deeper than ${MAX_DEPTH} levels`);
-  const text = (s: string): void => void out.push(Buffer.from(s, 'latin1'));
-  if (obj === undefined) return text('null');
+  if (obj === undefined) return out.text('null');
   switch (obj.kind) {
     case 'null':
-      return text('null');
+      return out.text('null');
     case 'boolean':
-      return text(obj.value ? 'true' : 'false');
+      return out.text(obj.value ? 'true' : 'false');
     case 'number':
-      return text(obj.isInteger ? String(obj.value) : obj.range ? obj.text : formatNumber(obj.value));
+      return out.text(obj.isInteger ? String(obj.value) : obj.range ? obj.text : formatNumber(obj.value));
     case 'string': {
       const bytes = crypt ? crypt.handler.encryptString(crypt.num, crypt.gen, obj.bytes) : obj.bytes;
-      return text(obj.isHex || crypt ? `<${bytes.toString('hex')}>` : literalString(bytes));
+      return out.text(obj.isHex || crypt ? `<${bytes.toString('hex')}>` : literalString(bytes));
     }
     case 'name':
-      return text(serializeName(obj.value));
+      return out.text(serializeName(obj.value));
     case 'ref':
-      return text(`${obj.num} ${obj.gen} R`);
+      return out.text(`${obj.num} ${obj.gen} R`);
     case 'raw':
-      return void out.push(obj.bytes);
+      return out.bytes(obj.bytes);
     case 'array':
     case 'warray': {
-      text('[');
-      obj.items.forEach((item, i) => {
-        if (i) text(' ');
-        write(item, crypt, depth + 1, out);
-      });
-      return text(']');
+      out.text('[');
+      for (let i = 0; i < obj.items.length; i++) {
+        if (i) out.text(' ');
+        write(obj.items[i], crypt, depth + 1, out);
+      }
+      return out.text(']');
     }
     case 'dict':
     case 'wdict': {
-      text('<<');
+      out.text('<<');
       for (const [k, v] of obj.entries) {
         if (v === undefined) continue;
-        text(serializeName(k));
-        text(' ');
+        out.text(serializeName(k));
+        out.text(' ');
         write(v, crypt, depth + 1, out);
       }
-      return text('>>');
+      return out.text('>>');
     }
     case 'stream':
       throw new PdfWriteError('an existing stream cannot be re-serialised; copy it as a PdfNewStream');

@@ -7,7 +7,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Name } from '@peculiar/asn1-x509';
 import { parseCertificate } from '../certificate.js';
-import { TAG, integerFromUnsigned, oid, readTlv, sequence, tlv, unsignedHex } from '../der.js';
+import { DerCache, TAG, integerFromUnsigned, oid, readTlv, sequence, tlv, unsignedHex } from '../der.js';
 import { DerCursor, readOid } from '../der-fields.js';
 import { Asn1Error } from '../errors.js';
 import { nameToString } from '../name.js';
@@ -135,9 +135,14 @@ export function parseEncryptionKeyPreference(value: Buffer): EncryptionKeyPrefer
 
 /** The RFC 4514 string of a DER Name, or "#<hex>" (RFC 4514 §2.4 style) when it cannot be decoded. */
 export function nameDerToString(der: Buffer): string {
-  try {
-    return nameToString(AsnConvert.parse(der, Name));
-  } catch {
-    return `#${der.toString('hex')}`;
-  }
+  return nameStrings.get(der, () => {
+    try {
+      return nameToString(AsnConvert.parse(der, Name));
+    } catch {
+      return `#${der.toString('hex')}`;
+    }
+  });
 }
+
+/** Signer and issuer names recur on every message from the same correspondents. */
+const nameStrings = new DerCache<string>(512);
