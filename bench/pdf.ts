@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import type { SoftwareKey } from '../src/crypto/software-key.js';
 import { signPdf, signerFromPkcs12, type PdfSigner } from '../src/pdf/sign/index.js';
+import { writeWholeFile } from '../src/pdf/writer/output.js';
 import { figure, rate, report, type Figure } from './harness.js';
 
 const execFileAsync = promisify(execFile);
@@ -196,6 +197,9 @@ async function peers(): Promise<{
   return out;
 }
 
+/** Signatures in flight at once, for every contender: two workers on this 2-core machine. */
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
+
 const SIZES: [string, number][] = [
   ['100 KB', 100 * 1024],
   ['1 MB', 1024 * 1024],
@@ -220,33 +224,60 @@ export async function main(): Promise<void> {
     const key = cred.signer.key as SoftwareKey;
     const peer = await peers();
     notes.push(...peer.notes);
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
     for (const [label, size] of SIZES) {
       const pdf = makePdf(size);
       const input = join(dir, `in-${size}.pdf`);
       await writeFile(input, pdf);
       const output = join(dir, `out-${size}.pdf`);
-      const ms = size >= 10 * 1024 * 1024 ? 4000 : 2500;
-      // Two workers each (this machine has 2 cores): file I/O waits overlap, as in a server.
-      const bound = await rate(
-        async () => {
-          const digest = createHash('sha256').update(pdf).digest();
-          await key.sign(digest, 'sha256');
-        },
-        { ms, concurrency: 2 },
-      );
+      const ms = Number(process.env.BENCH_MS ?? (size >= 10 * 1024 * 1024 ? 2500 : 1500));
       // Each in-flight signature writes its own output file.
-      const freeOutputs = [`${output}.a`, `${output}.b`];
-      const ours = await rate(
-        async () => {
-          const out = freeOutputs.pop()!;
-          try {
-            await signPdf({ input, output: out, signer: cred.signer });
-          } finally {
-            freeOutputs.push(out);
-          }
-        },
-        { ms, concurrency: 2 },
-      );
+      const freeOutputs = Array.from({ length: CONCURRENCY }, (_, i) => `${output}.${i}`);
+      const withOutput = async (fn: (out: string) => Promise<unknown>): Promise<void> => {
+        const out = freeOutputs.pop()!;
+        try {
+          await fn(out);
+        } finally {
+          freeOutputs.push(out);
+        }
+      };
+      // Every contender does the same job, file to file: read the input, sign, write the output (the
+      // peers' output written the way ours is, so that the comparison is of the PDF libraries).
+      const contenders: [string, () => Promise<unknown>][] = [
+        [
+          'bound',
+          async () => {
+            const digest = createHash('sha256').update(pdf).digest();
+            await key.sign(digest, 'sha256');
+          },
+        ],
+        ['ours', () => withOutput((out) => signPdf({ input, output: out, signer: cred.signer }))],
+      ];
+      for (const [name, fn] of [
+        ['@signpdf/signpdf', peer.signpdf],
+        ['@libpdf/core', peer.libpdf],
+      ] as const) {
+        if (!fn) continue;
+        try {
+          await fn(pdf, cred.p12);
+          contenders.push([
+            name,
+            () => withOutput(async (out) => writeWholeFile(out, [await fn(await readFile(input), cred.p12)])),
+          ]);
+        } catch (e) {
+          notes.push(`${name} failed on ${label}: ${(e as Error).message.split('\n')[0]}`);
+        }
+      }
+      // The machine is shared: alternate the contenders round by round, all at the same concurrency,
+      // and keep each one's best round, so that a burst of outside load does not land on one side only.
+      const best = new Map<string, Awaited<ReturnType<typeof rate>>>();
+      for (let round = 0; round < rounds; round++)
+        for (const [name, fn] of contenders) {
+          const r = await rate(fn, { ms, concurrency: CONCURRENCY, warmup: round ? 2 : 5 });
+          if (r.perSecond > (best.get(name)?.perSecond ?? 0)) best.set(name, r);
+        }
+      const bound = best.get('bound')!;
+      const ours = best.get('ours')!;
       figures.push(
         figure({
           name: `B-B ${label} vs physical bound`,
@@ -259,23 +290,10 @@ export async function main(): Promise<void> {
           p99Ms: ours.p99Ms,
         }),
       );
-      const peerRates: [string, number][] = [];
-      for (const [name, fn] of [
-        ['@signpdf/signpdf', peer.signpdf],
-        ['@libpdf/core', peer.libpdf],
-      ] as const) {
-        if (!fn) continue;
-        try {
-          await fn(pdf, cred.p12);
-          const r = await rate(() => fn(pdf, cred.p12), { ms, warmup: 3, concurrency: 2 });
-          peerRates.push([name, r.perSecond]);
-        } catch (e) {
-          notes.push(`${name} failed on ${label}: ${(e as Error).message.split('\n')[0]}`);
-        }
-      }
-      const faster = peerRates.sort((a, b) => b[1] - a[1])[0];
+      const peerRates = [...best].filter(([name]) => name !== 'bound' && name !== 'ours');
+      const faster = [...peerRates].sort((a, b) => b[1].perSecond - a[1].perSecond)[0];
       for (const [name, r] of peerRates)
-        figures.push(figure({ name: `  ${name} ${label}`, unit: 'sig/s', value: r }));
+        figures.push(figure({ name: `  ${name} ${label}`, unit: 'sig/s', value: r.perSecond }));
       if (faster)
         figures.push(
           figure({
@@ -283,11 +301,14 @@ export async function main(): Promise<void> {
             unit: 'sig/s',
             value: ours.perSecond,
             baselineName: faster[0],
-            baseline: faster[1],
+            baseline: faster[1].perSecond,
             target: '≥ 2',
           }),
         );
     }
+    notes.push(
+      `concurrency ${CONCURRENCY} for every contender (bound, ours, peers); best of ${rounds} alternating rounds each; every contender reads the input file and writes its output file (the bound only hashes and signs)`,
+    );
 
     // B-T over HTTP against our own TSA (in-process server).
     const { openSealpost } = await import('../src/app/context.js');
@@ -368,7 +389,7 @@ export async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
   notes.push(
-    'per small file most of the time is fixed cost: signData parses the signer certificate on every call (~0.7 ms), the reader opens the xref and walks fields/pages (~0.5 ms), file I/O',
+    'per small file most of the time is fixed cost: reading and writing the files, the reader opening the xref and walking fields/pages, the CMS around the signature',
   );
   await report('pdf', figures, notes);
 }

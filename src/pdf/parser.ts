@@ -256,7 +256,11 @@ export async function scanFor(source: ByteSource, needle: Buffer, from: number):
   // What is looked for is usually a few bytes ahead (the %%EOF after a trailer): start with a small
   // window and grow it, rather than read a megabyte for every revision.
   let chunk = 4096;
-  for (let pos = from; pos < source.size; pos += chunk - needle.length, chunk = Math.min(chunk * 8, 1 << 20)) {
+  for (
+    let pos = from;
+    pos < source.size;
+    pos += chunk - needle.length, chunk = Math.min(chunk * 8, 1 << 20)
+  ) {
     const buf = await source.read(pos, chunk);
     const i = buf.indexOf(needle);
     if (i >= 0) return pos + i;

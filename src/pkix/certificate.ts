@@ -312,7 +312,11 @@ export function decodeKeyUsage(extnValue: Uint8Array): string[] {
 /** The fields of the extensions we interpret (asn1-schema Extension objects, e.g. from a parsed Certificate). */
 export function parseExtensions(extensions: readonly Extension[]): ExtensionFields {
   return interpretExtensions(
-    extensions.map((e) => ({ extnID: e.extnID, critical: e.critical, value: Buffer.from(e.extnValue.buffer) })),
+    extensions.map((e) => ({
+      extnID: e.extnID,
+      critical: e.critical,
+      value: Buffer.from(e.extnValue.buffer),
+    })),
   );
 }
 

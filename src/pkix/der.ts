@@ -299,7 +299,8 @@ export class DerCache<T> {
     const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
     const key = bytes.toString('latin1');
     let value = this.entries.get(key);
-    if (value !== undefined) this.entries.delete(key); // re-inserted below: Map order is the recency order
+    if (value !== undefined)
+      this.entries.delete(key); // re-inserted below: Map order is the recency order
     else {
       value = compute();
       if (this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value as string);

@@ -8,7 +8,7 @@ import { parseCertificate } from '../pkix/certificate.js';
 import {
   CmsSignedDataError,
   readCmsSignedData,
-  verifySignedData,
+  verifySignedDataView,
   type SignatureCheck,
 } from '../pkix/cms/signed-data.js';
 import { OID_SIGNATURE_TIMESTAMP_TOKEN } from '../pkix/cms/signed-attributes.js';
@@ -142,8 +142,12 @@ async function verifySignature(
   let signatureValues: Buffer[];
   let tokens: (Buffer | undefined)[];
   try {
-    verified = await verifySignedData(der, detachedContent ? { content: detachedContent } : {});
     const view = readCmsSignedData(der);
+    // The token is validated fully below (validateTimestampToken): no need to check it twice.
+    verified = await verifySignedDataView(view, {
+      timestamps: false,
+      ...(detachedContent ? { content: detachedContent } : {}),
+    });
     signatureValues = view.signers.map((s) => s.signature);
     tokens = view.signers.map((s) => s.unsignedAttributes.get(OID_SIGNATURE_TIMESTAMP_TOKEN)?.[0]);
   } catch (e) {
@@ -302,8 +306,6 @@ export async function openMessage(
         throw new SmimeDecryptError(
           'the message is encrypted: pass the recipient key (--key) to decrypt and verify it',
         );
-      if (o.keys.length === 0)
-        throw new SmimeDecryptError('no decryption key given: pass the recipient key (--key)');
       const d: SmimeDecryption = await decryptStructure(current, root, structure, o.keys);
       layers.push({
         type: 'encrypted',

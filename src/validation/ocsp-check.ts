@@ -77,7 +77,8 @@ const keyVerdicts = new WeakMap<Buffer, { bytes: Buffer; byKey: Map<string, bool
 
 function signedByKey(der: Buffer, spki: Buffer): boolean {
   let entry = keyVerdicts.get(der);
-  if (!entry?.bytes.equals(der)) keyVerdicts.set(der, (entry = { bytes: Buffer.from(der), byKey: new Map() }));
+  if (!entry?.bytes.equals(der))
+    keyVerdicts.set(der, (entry = { bytes: Buffer.from(der), byKey: new Map() }));
   const key = spki.toString('latin1');
   let ok = entry.byKey.get(key);
   if (ok === undefined) entry.byKey.set(key, (ok = verifiedBy(der, spki)));

@@ -27,7 +27,7 @@ async function openForRewrite(path: string): Promise<FileHandle> {
 /** Write all of `buffers` at `position`, however the kernel splits the writes. */
 async function writeAllAt(fh: FileHandle, buffers: Buffer[], position: number): Promise<number> {
   let at = position;
-  for (let i = 0; i < buffers.length; ) {
+  for (let i = 0; i < buffers.length;) {
     const { bytesWritten } = await fh.writev(buffers.slice(i), at);
     at += bytesWritten;
     let left = bytesWritten;

@@ -474,7 +474,18 @@ export async function verifySignedData(
   der: Buffer,
   p: { content?: Buffer | AsyncIterable<Uint8Array> | NodeJS.ReadableStream } = {},
 ): Promise<VerifiedSignedData> {
-  const view = readCmsSignedData(der);
+  return verifySignedDataView(readCmsSignedData(der), p);
+}
+
+/**
+ * verifySignedData over a SignedData already read with readCmsSignedData (callers that also need the view read
+ * it once). `timestamps: false` skips the timestamp-token check for callers that validate the token fully
+ * themselves (chain and all); `timestamp` is then absent from the result.
+ */
+export async function verifySignedDataView(
+  view: CmsSignedDataView,
+  p: { content?: Buffer | AsyncIterable<Uint8Array> | NodeJS.ReadableStream; timestamps?: boolean } = {},
+): Promise<VerifiedSignedData> {
   if (view.eContent && p.content) {
     throw new CmsSignedDataError('the signature encapsulates its content: verify it without passing content');
   }
@@ -491,7 +502,13 @@ export async function verifySignedData(
       return []; // an unreadable extra certificate does not invalidate the signature; the validator sees all
     }
   });
-  const context: VerifyContext = { view, digests, certificates, ...(bytes ? { bytes } : {}) };
+  const context: VerifyContext = {
+    view,
+    digests,
+    certificates,
+    timestamps: p.timestamps !== false,
+    ...(bytes ? { bytes } : {}),
+  };
   return {
     ...(view.eContent ? { encapsulatedContent: view.eContent } : {}),
     contentType: view.eContentType,
@@ -503,6 +520,7 @@ interface VerifyContext {
   view: CmsSignedDataView;
   digests: Map<HashAlgorithm, Buffer>;
   certificates: ParsedCertificate[];
+  timestamps: boolean;
   bytes?: Buffer;
 }
 
@@ -521,7 +539,7 @@ function checkSigner(si: CmsSignerInfo, ctx: VerifyContext): SignatureCheck {
   if (cert) check.signerCertificate = cert.der;
   else
     problems.push('the signer certificate is not embedded in the signature: the signature cannot be checked');
-  const timestamp = checkTimestamp(si);
+  const timestamp = ctx.timestamps ? checkTimestamp(si) : undefined;
   if (timestamp) check.timestamp = timestamp;
   if (!si.digestHash) {
     problems.push(

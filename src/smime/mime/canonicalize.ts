@@ -65,7 +65,7 @@ export function isSevenBitSafe(body: Uint8Array): boolean {
   // Native scans (ASCII, NUL, then line break to line break): this runs over every message signed.
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   if (!isAscii(bytes) || bytes.indexOf(0) !== -1) return false;
-  for (let start = 0; ; ) {
+  for (let start = 0; ;) {
     const cr = bytes.indexOf(CR, start);
     const end = cr === -1 ? bytes.length : cr;
     if (end - start > MAX_LINE) return false;
@@ -133,9 +133,13 @@ function sevenBitPart(raw: Buffer, part: MimePart): Buffer {
   }
   const encoding = (findHeader(part.headers, 'content-transfer-encoding') ?? '7bit').toLowerCase();
   const isText = part.contentType.type === 'text';
+  // A 7-bit safe body has only CRLF line breaks, so canonicalize would return it unchanged: one pass fewer.
+  const safeAsIs = isSevenBitSafe(body);
   const canonicalBody =
-    isText || encoding === 'base64' || encoding === 'quoted-printable' ? canonicalize(body) : body;
-  if (isSevenBitSafe(canonicalBody)) {
+    !safeAsIs && (isText || encoding === 'base64' || encoding === 'quoted-printable')
+      ? canonicalize(body)
+      : body;
+  if (safeAsIs || (canonicalBody !== body && isSevenBitSafe(canonicalBody))) {
     return Buffer.concat([ensureTrailingCrlf(canonicalize(headerBytes)), Buffer.from('\r\n'), canonicalBody]);
   }
   const decoded = decodeTransferEncoding(canonicalBody, encoding);

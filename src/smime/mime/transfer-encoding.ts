@@ -17,7 +17,12 @@ for (const [index, char] of [
 }
 
 /** Base64 alphabet in CRLF lines, "=" pads only at the very end: what every encoder writes. */
-const WELL_FORMED_BASE64 = /^[A-Za-z0-9+/\r\n]*(?:=[=\r\n]*)?$/;
+function isWellFormedBase64(text: string): boolean {
+  // Searches for one bad character, not anchored patterns: linear, with no backtracking over large bodies.
+  if (/[^A-Za-z0-9+/=\r\n]/.test(text)) return false;
+  const pad = text.indexOf('=');
+  return pad === -1 || !/[^=\r\n]/.test(text.slice(pad));
+}
 
 /**
  * Decodes base64, skipping whitespace and any other byte outside the alphabet (RFC 2045 §6.8: such
@@ -27,7 +32,7 @@ export function decodeBase64(input: Uint8Array): Buffer {
   // Well-formed bodies (alphabet and line breaks, pads only at the end) go to node's native decoder, which
   // gives the same bytes for them; anything else takes the tolerant byte-by-byte path below.
   const text = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
-  if (WELL_FORMED_BASE64.test(text)) return Buffer.from(text, 'base64');
+  if (isWellFormedBase64(text)) return Buffer.from(text, 'base64');
   const out = Buffer.allocUnsafe(Math.floor((input.length * 3) / 4) + 3);
   let written = 0;
   let accumulator = 0;
