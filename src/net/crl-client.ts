@@ -1,6 +1,7 @@
 /** Fetch a CRL from a cRLDistributionPoints URL (RFC 5280 §4.2.1.13): DER, or PEM as some servers publish. */
 import { fromPem } from '../pkix/pem.js';
-import { HttpGetError, httpGet } from './http-get.js';
+import { httpGet } from './http-get.js';
+import { isResponseTooLarge } from './http-exchange.js';
 
 /** Large CAs publish CRLs of several MiB; beyond this we refuse rather than hold the whole thing in memory. */
 export const MAX_FETCHED_CRL_BYTES = 20 * 1024 * 1024;
@@ -29,7 +30,7 @@ export async function fetchCrl(
     res = await httpGet(url, { timeoutMs: opts.timeoutMs ?? 5000, maxResponseBytes: maxBytes });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    const tooBig = e instanceof HttpGetError && message.includes('byte limit');
+    const tooBig = isResponseTooLarge(e);
     throw new CrlFetchError(tooBig ? 'bad-response' : 'unreachable', `CRL ${message}`);
   }
   if (res.status !== 200) {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { buildOcspRequest } from '../pkix/ocsp.js';
 import { httpPost } from './http-post.js';
+import { isResponseTooLarge } from './http-exchange.js';
 
 export const MAX_OCSP_RESPONSE_BYTES = 1024 * 1024;
 
@@ -54,7 +55,7 @@ export async function fetchOcspResponse(p: {
     });
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    const tooBig = message.includes('exceeds');
+    const tooBig = isResponseTooLarge(e);
     throw new OcspFetchError(tooBig ? 'bad-response' : 'unreachable', `OCSP ${message}`);
   }
   if (res.status !== 200) {

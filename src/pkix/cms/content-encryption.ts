@@ -208,3 +208,53 @@ function decryptRc2(alg: ContentAlgorithm, key: Buffer, ciphertext: Buffer): Buf
     return undefined;
   }
 }
+
+/** Content decryption chunk by chunk (the streaming reader); RC2 is read in memory only. */
+export interface ContentDecryption {
+  update(chunk: Uint8Array): Buffer;
+  /**
+   * The last plaintext, or undefined when the key is wrong or the data damaged (bad CBC padding, bad GCM tag):
+   * the same outcome decryptContent reports. `aead` carries the GCM tag (and authAttrs), read after the content.
+   */
+  final(aead?: { tag: Buffer; aad?: Buffer }): Buffer | undefined;
+}
+
+/** Start decrypting with `key`; undefined when the key cannot belong to `alg` (wrong length). */
+export function startContentDecryption(alg: ContentAlgorithm, key: Buffer): ContentDecryption | undefined {
+  if (alg.cipher === 'rc2-cbc' || key.length !== CONTENT_KEY_LENGTH[alg.cipher]) return undefined;
+  if (isAead(alg.cipher)) {
+    const gcm: DecipherGCM = createDecipheriv(alg.cipher as 'aes-256-gcm', key, alg.iv, {
+      authTagLength: alg.tagLength ?? GCM_TAG_LENGTH,
+    });
+    return {
+      update: (chunk) => gcm.update(chunk),
+      final(aead) {
+        // GCM needs its additional data before the first update; authAttrs come after the content (RFC 5083
+        // §2.1), so a streamed message with them cannot be checked here (the caller refuses it earlier).
+        if (!aead || aead.aad || aead.tag.length !== alg.tagLength) return undefined;
+        try {
+          gcm.setAuthTag(aead.tag);
+          return gcm.final();
+        } catch {
+          return undefined;
+        }
+      },
+    };
+  }
+  const decipher = createDecipheriv(alg.cipher, key, alg.iv);
+  let total = 0;
+  return {
+    update(chunk) {
+      total += chunk.length;
+      return decipher.update(chunk);
+    },
+    final() {
+      if (total === 0 || total % BLOCK_SIZE[alg.cipher] !== 0) return undefined;
+      try {
+        return decipher.final();
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

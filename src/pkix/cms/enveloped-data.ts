@@ -343,14 +343,14 @@ function parseEnvelope(der: Buffer): ParsedEnvelope {
   return { recipientInfos, contentType, algorithm, ciphertext, aead: readAuthEnvelopedTail(env) };
 }
 
-interface Candidate {
+export interface Candidate {
   ri: Exclude<ParsedRecipientInfo, { type: 'unsupported' }>;
   encryptedKey: Buffer;
   key: DecryptionKey;
   cert: RecipientCertificate;
 }
 
-function findCandidates(infos: ParsedRecipientInfo[], keys: DecryptionKey[]): Candidate[] {
+export function findCandidates(infos: ParsedRecipientInfo[], keys: DecryptionKey[]): Candidate[] {
   const certs = keys.map((key) => ({ key, cert: readRecipientCertificate(key.certificate) }));
   const out: Candidate[] = [];
   for (const ri of infos) {
@@ -365,7 +365,7 @@ function findCandidates(infos: ParsedRecipientInfo[], keys: DecryptionKey[]): Ca
   return out;
 }
 
-function noMatchError(infos: ParsedRecipientInfo[]): CmsDecryptError {
+export function noMatchError(infos: ParsedRecipientInfo[]): CmsDecryptError {
   const names: string[] = [];
   for (const ri of infos) {
     const rids: RecipientId[] =
