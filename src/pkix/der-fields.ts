@@ -5,67 +5,17 @@
  */
 import { TAG, children, tlvBytes, tlvContent, type Tlv } from './der.js';
 import { Asn1Error } from './errors.js';
+import { ElementCursor } from './element-cursor.js';
 
 /** Walks the direct children of one constructed element, front to back. */
-export class DerCursor {
-  private index = 0;
-  private readonly items: Tlv[];
-
+export class DerCursor extends ElementCursor<Tlv> {
   constructor(
     readonly buf: Buffer,
     parent: Tlv,
-    readonly where: string,
+    where: string,
   ) {
     if (!parent.constructed) throw new Asn1Error(`${where}: expected a constructed element`);
-    this.items = children(buf, parent, where);
-  }
-
-  get done(): boolean {
-    return this.index >= this.items.length;
-  }
-
-  peekTag(): number | undefined {
-    return this.items[this.index]?.tag;
-  }
-
-  /** The next element if it has `tag`, else undefined (for OPTIONAL and DEFAULT fields). */
-  optional(tag: number): Tlv | undefined {
-    const item = this.items[this.index];
-    if (item?.tag !== tag) return undefined;
-    this.index++;
-    return item;
-  }
-
-  /** The next element, which must have `tag`. */
-  take(tag: number, what: string): Tlv {
-    const item = this.items[this.index];
-    if (!item) throw new Asn1Error(`${this.where}: ${what} is missing`);
-    if (item.tag !== tag) {
-      throw new Asn1Error(
-        `${this.where}: expected ${what} (tag 0x${hex2(tag)}), found tag 0x${hex2(item.tag)}`,
-      );
-    }
-    this.index++;
-    return item;
-  }
-
-  /** The next element, whatever its tag. */
-  any(what: string): Tlv {
-    const item = this.items[this.index++];
-    if (!item) throw new Asn1Error(`${this.where}: ${what} is missing`);
-    return item;
-  }
-
-  /** All elements not yet taken. */
-  rest(): Tlv[] {
-    const out = this.items.slice(this.index);
-    this.index = this.items.length;
-    return out;
-  }
-
-  end(): void {
-    const item = this.items[this.index];
-    if (item) throw new Asn1Error(`${this.where}: unexpected element with tag 0x${hex2(item.tag)}`);
+    super(children(buf, parent, where), where);
   }
 
   bytes(t: Tlv): Buffer {

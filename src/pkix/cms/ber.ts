@@ -4,6 +4,7 @@
  * refuses; this reader accepts them, bounds nesting depth, and turns every malformation into an Asn1Error.
  */
 import { Asn1Error } from '../errors.js';
+import { ElementCursor } from '../element-cursor.js';
 import { decodeOid } from '../der-fields.js';
 
 export interface BerNode {
@@ -88,54 +89,15 @@ export function readBerRoot(buf: Uint8Array, where: string): BerNode {
   return root;
 }
 
-const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
 /** Walks the children of one constructed element in order, like DerCursor but over BER. */
-export class BerCursor {
-  private index = 0;
-  private readonly items: BerNode[];
-
+export class BerCursor extends ElementCursor<BerNode> {
   constructor(
     readonly buf: Buffer,
     parent: BerNode,
-    readonly where: string,
+    where: string,
   ) {
-    this.items = berChildren(buf, parent, where);
-  }
-
-  get length(): number {
-    return this.items.length;
-  }
-
-  optional(tag: number): BerNode | undefined {
-    const item = this.items[this.index];
-    if (item?.tag !== tag) return undefined;
-    this.index++;
-    return item;
-  }
-
-  take(tag: number, what: string): BerNode {
-    const item = this.items[this.index];
-    if (!item) throw new Asn1Error(`${this.where}: ${what} is missing`);
-    if (item.tag !== tag) {
-      throw new Asn1Error(
-        `${this.where}: expected ${what} (tag 0x${hex2(tag)}), found tag 0x${hex2(item.tag)}`,
-      );
-    }
-    this.index++;
-    return item;
-  }
-
-  any(what: string): BerNode {
-    const item = this.items[this.index++];
-    if (!item) throw new Asn1Error(`${this.where}: ${what} is missing`);
-    return item;
-  }
-
-  rest(): BerNode[] {
-    const out = this.items.slice(this.index);
-    this.index = this.items.length;
-    return out;
+    super(berChildren(buf, parent, where), where);
   }
 
   into(node: BerNode, where = this.where): BerCursor {
