@@ -3,7 +3,7 @@
  * cursor that walks the children of a SEQUENCE in order, for hand-written parsers of untrusted input. Built on
  * the bounded reader in der.ts: every failure is an Asn1Error naming what was expected.
  */
-import { TAG, children, tlvBytes, tlvContent, type Tlv } from './der.js';
+import { TAG, children, decodeOid, tlvBytes, tlvContent, type Tlv } from './der.js';
 import { Asn1Error } from './errors.js';
 import { ElementCursor } from './element-cursor.js';
 
@@ -34,28 +34,7 @@ export class DerCursor extends ElementCursor<Tlv> {
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 
-/** Longest OID content we accept; real OIDs are far shorter and this bounds the arithmetic. */
-const MAX_OID_BYTES = 64;
-
-export function decodeOid(content: Uint8Array, where = 'OBJECT IDENTIFIER'): string {
-  if (content.length === 0 || content.length > MAX_OID_BYTES) {
-    throw new Asn1Error(`${where}: ${content.length} content bytes is not a valid OID length`);
-  }
-  if (((content[content.length - 1] as number) & 0x80) !== 0)
-    throw new Asn1Error(`${where}: truncated OID arc`);
-  const arcs: bigint[] = [];
-  let value = 0n;
-  for (const byte of content) {
-    value = (value << 7n) | BigInt(byte & 0x7f);
-    if ((byte & 0x80) === 0) {
-      arcs.push(value);
-      value = 0n;
-    }
-  }
-  const first = arcs[0] as bigint;
-  const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
-  return [...head, ...arcs.slice(1)].join('.');
-}
+export { decodeOid };
 
 export function readOid(c: DerCursor, what: string): string {
   return decodeOid(c.content(c.take(TAG.OID, what)), `${c.where}: ${what}`);

@@ -313,10 +313,15 @@ export class DerCache<T> {
 
 // ---------------------------------------------------------------- primitive decoders
 
-export function decodeOid(content: Uint8Array): string {
-  if (content.length === 0 || content.length > 64 || ((content[content.length - 1] as number) & 0x80) !== 0) {
-    throw new Asn1Error('malformed OBJECT IDENTIFIER');
+/** Longest OID content we accept; real OIDs are far shorter and this bounds the arithmetic. */
+const MAX_OID_BYTES = 64;
+
+export function decodeOid(content: Uint8Array, where = 'OBJECT IDENTIFIER'): string {
+  if (content.length === 0 || content.length > MAX_OID_BYTES) {
+    throw new Asn1Error(`${where}: ${content.length} content bytes is not a valid OID length`);
   }
+  if (((content[content.length - 1] as number) & 0x80) !== 0)
+    throw new Asn1Error(`${where}: truncated OID arc`);
   const arcs: bigint[] = [];
   let value = 0n;
   for (const byte of content) {
@@ -326,8 +331,9 @@ export function decodeOid(content: Uint8Array): string {
       value = 0n;
     }
   }
+  // X.690 §8.19.4: the first subidentifier packs the first two arcs.
   const first = arcs[0] as bigint;
-  const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
+  const head = first < 40n ? [0n, first] : first < 80n ? [1n, first - 40n] : [2n, first - 80n];
   return [...head, ...arcs.slice(1)].join('.');
 }
 
