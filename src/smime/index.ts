@@ -43,4 +43,11 @@ export {
   type SmimeLayer,
   type SmimeVerifyOptions,
 } from './verify.js';
+export {
+  decryptMessageFile,
+  openMessageFile,
+  verifyMessageFile,
+  type OpenedMessageFile,
+  type SmimeFileDecryption,
+} from './message-file.js';
 export { VERDICT_SUMMARY, type SignerReport, type SmimeVerdict, type SmimeVerification } from './result.js';

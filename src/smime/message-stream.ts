@@ -96,7 +96,7 @@ async function readWhole(path: string): Promise<Buffer> {
 }
 
 /** The header section of a file, blank line included, and where its body starts. */
-async function readHeaderSection(path: string): Promise<{ headerBytes: Buffer; bodyStart: number }> {
+export async function readHeaderSection(path: string): Promise<{ headerBytes: Buffer; bodyStart: number }> {
   const handle = await open(path, 'r');
   try {
     const buf = Buffer.alloc(MAX_HEADER_SECTION);
@@ -114,8 +114,11 @@ async function readHeaderSection(path: string): Promise<{ headerBytes: Buffer; b
   }
 }
 
-async function* fileChunks(path: string, start: number): AsyncIterable<Buffer> {
-  for await (const chunk of createReadStream(path, { start, highWaterMark: CHUNK })) yield chunk as Buffer;
+/** The bytes of `path` from `start` up to `end` (exclusive; default the end of the file), in chunks. */
+export async function* fileChunks(path: string, start: number, end?: number): AsyncIterable<Buffer> {
+  if (end !== undefined && end <= start) return;
+  const range = end === undefined ? { start } : { start, end: end - 1 };
+  for await (const chunk of createReadStream(path, { ...range, highWaterMark: CHUNK })) yield chunk as Buffer;
 }
 
 /**

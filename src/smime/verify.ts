@@ -17,8 +17,10 @@ import {
   certificateAddresses,
   validateCertificate,
   validateTimestampToken,
+  type Check,
   type RevocationCache,
   type RevocationPolicy,
+  type Verdict,
 } from '../validation/index.js';
 import type { SmimeCredential } from './credentials.js';
 import {
@@ -130,9 +132,15 @@ async function verifyStructure(
   return verificationResult(findings, {});
 }
 
-async function verifySignature(
+/**
+ * The detached content of a multipart/signed message: in memory, or (file form) a stream of its exact bytes read
+ * again for each use, with its header section for the From and protected-header checks.
+ */
+export type DetachedContent = Buffer | { stream: () => AsyncIterable<Uint8Array>; head: Buffer };
+
+export async function verifySignature(
   der: Buffer,
-  detachedContent: Buffer | undefined,
+  detachedContent: DetachedContent | undefined,
   root: MimePart,
   findings: VerificationFindings,
   o: SmimeVerifyOptions,
@@ -144,10 +152,8 @@ async function verifySignature(
   try {
     const view = readCmsSignedData(der);
     // The token is validated fully below (validateTimestampToken): no need to check it twice.
-    verified = await verifySignedDataView(view, {
-      timestamps: false,
-      ...(detachedContent ? { content: detachedContent } : {}),
-    });
+    const content = Buffer.isBuffer(detachedContent) ? detachedContent : detachedContent?.stream();
+    verified = await verifySignedDataView(view, { timestamps: false, ...(content ? { content } : {}) });
     signatureValues = view.signers.map((s) => s.signature);
     tokens = view.signers.map((s) => s.unsignedAttributes.get(OID_SIGNATURE_TIMESTAMP_TOKEN)?.[0]);
   } catch (e) {
@@ -155,11 +161,18 @@ async function verifySignature(
     findings.fail('signature', 'malformed', `the signature cannot be read: ${e.message}`);
     return verificationResult(findings, { format });
   }
-  const content = detachedContent ?? verified.encapsulatedContent ?? Buffer.alloc(0);
+  // In the file form only the content's header section is at hand (and is all the From check needs).
+  const inMemory = detachedContent === undefined || Buffer.isBuffer(detachedContent);
+  const content =
+    detachedContent === undefined
+      ? (verified.encapsulatedContent ?? Buffer.alloc(0))
+      : Buffer.isBuffer(detachedContent)
+        ? detachedContent
+        : detachedContent.head;
   const check = verified.signers[0];
   if (!check) {
     findings.fail('signature', 'no-signature', 'the signature structure has no signer');
-    return verificationResult(findings, { format, content });
+    return verificationResult(findings, { format, ...(inMemory ? { content } : {}) });
   }
   if (verified.signers.length > 1) {
     findings.pass('signers', `${verified.signers.length} signers; the first is reported`, true);
@@ -177,10 +190,29 @@ async function verifySignature(
   }
 
   cryptographicChecks(check, findings);
-  const signer = await trustChecks(check, from, findings, o);
+  // A valid signature timestamp proves the signature existed at genTime: the signer's chain and revocation are
+  // judged at that time, so a certificate revoked or expired later still verifies (ETSI EN 319 102-1 §5.6.2.2,
+  // as for PAdES B-T). The token is checked first for that reason.
   const token = tokens[0];
-  if (token) await timestampChecks(token, signatureValues[0] as Buffer, check, findings, o, signer);
-  return verificationResult(findings, { format, signer, content, ...(from ? { from } : {}) });
+  const stamped = token ? await timestampChecks(token, signatureValues[0] as Buffer, check, o) : undefined;
+  const at = o.at ?? stamped?.genTime;
+  const signer = await trustChecks(check, from, findings, { ...o, ...(at ? { at } : {}) });
+  if (stamped) {
+    findings.addValidation('timestamp', stamped.result);
+    if (stamped.genTime) signer.timestampTime = stamped.genTime;
+    if (stamped.genTime && !o.at) {
+      findings.pass(
+        'validation time',
+        `the signer's certificate was checked at the signature timestamp ${stamped.genTime.toISOString()}; a revocation or expiry after that time does not invalidate the signature`,
+      );
+    }
+  }
+  return verificationResult(findings, {
+    format,
+    signer,
+    ...(inMemory ? { content } : {}),
+    ...(from ? { from } : {}),
+  });
 }
 
 function cryptographicChecks(check: SignatureCheck, findings: VerificationFindings): void {
@@ -242,14 +274,13 @@ async function trustChecks(
   return report;
 }
 
+/** The token's validation, and its genTime when the token is valid (only then may it move the validation time). */
 async function timestampChecks(
   token: Buffer,
   signatureValue: Buffer,
   check: SignatureCheck,
-  findings: VerificationFindings,
   o: SmimeVerifyOptions,
-  report: SignerReport,
-): Promise<void> {
+): Promise<{ result: { verdict: Verdict; checks: Check[] }; genTime?: Date }> {
   const result = await validateTimestampToken(token, {
     data: signatureValue,
     trustAnchors: o.trustAnchors,
@@ -257,11 +288,13 @@ async function timestampChecks(
     ...(o.revocation ? { revocation: o.revocation } : {}),
     ...(o.cache ? { cache: o.cache } : {}),
   });
-  if (result.genTime && result.verdict === 'valid') report.timestampTime = result.genTime;
-  findings.addValidation('timestamp', {
-    verdict: result.verdict,
-    checks: result.checks.map((c) => (c.name === 'timestamp' ? { ...c, name: 'token' } : c)),
-  });
+  return {
+    result: {
+      verdict: result.verdict,
+      checks: result.checks.map((c) => (c.name === 'timestamp' ? { ...c, name: 'token' } : c)),
+    },
+    ...(result.genTime && result.verdict === 'valid' ? { genTime: result.genTime } : {}),
+  };
 }
 
 // ------------------------------------------------------------------------------------------ nested messages

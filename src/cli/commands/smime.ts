@@ -1,13 +1,16 @@
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { writeFile } from 'node:fs/promises';
 import type { ContentCipher } from '../../pkix/cms/enveloped-data.js';
 import { pemOrDer } from '../../pkix/pem.js';
 import {
   credentialFromFile,
   decryptMessage,
+  decryptMessageFile,
+  IN_MEMORY_LIMIT,
   encryptMessageFile,
   openMessage,
+  openMessageFile,
   sendReadyFile,
   signMessageFile,
   type AlgorithmChoice,
@@ -251,8 +254,14 @@ export function registerSmime(program: Command): void {
       if (o.key.length === 0) throw new CliError('give the recipient key with --key');
       const keys = [];
       for (const file of o.key) keys.push(await loadCredential(file, o));
-      const d = await decryptMessage(await readFile(o.in), keys);
-      await writeFile(o.out, d.message);
+      // Small messages in memory; large ones streamed file to file (bounded memory, output only once checked).
+      const d =
+        (await stat(o.in)).size > IN_MEMORY_LIMIT
+          ? await decryptMessageFile(o.in, o.out, keys)
+          : await decryptMessage(await readFile(o.in), keys).then(async (m) => {
+              await writeFile(o.out, m.message);
+              return m;
+            });
       output(
         globals(cmd),
         {
@@ -292,13 +301,19 @@ export function registerSmime(program: Command): void {
         const revocation = revocationOption(o.revocation);
         const keys = [];
         for (const file of o.key) keys.push(await loadCredential(file, o));
-        const opened = await openMessage(await readFile(o.in), {
+        const verifyOptions = {
           trustAnchors: await loadCertificates(o.trust),
           ...(revocation ? { revocation } : {}),
           keys,
-        });
+        };
+        const opened =
+          (await stat(o.in)).size > IN_MEMORY_LIMIT
+            ? await openMessageFile(o.in, { ...verifyOptions, ...(o.out ? { outPath: o.out } : {}) })
+            : await openMessage(await readFile(o.in), verifyOptions).then(async (m) => {
+                if (o.out) await writeFile(o.out, m.message);
+                return m;
+              });
         const v = opened.verification;
-        if (o.out) await writeFile(o.out, opened.message);
         const layers = opened.layers.map((l) =>
           l.type === 'encrypted' ? `encrypted (${l.cipher})` : `signed (${l.verification.verdict})`,
         );

@@ -4,6 +4,7 @@
  */
 import { open, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import type { SizedBufferPool } from '../buffer-pool.js';
 
 const FLUSH_BYTES = 1024 * 1024;
 
@@ -23,6 +24,45 @@ export class MemorySink implements PdfSink {
   }
   bytes(): Buffer {
     return Buffer.concat(this.parts, this.position);
+  }
+}
+
+/**
+ * Collects the output in one buffer borrowed from `pool` (grown by swapping for a larger one when
+ * needed), so a document encrypted in memory costs no fresh megabytes per call and no final concat.
+ * `bytes()` is a view of the borrowed buffer: valid until `release()`.
+ */
+export class PooledMemorySink implements PdfSink {
+  private buffer: Buffer;
+  position = 0;
+
+  constructor(
+    private readonly pool: SizedBufferPool,
+    expectedBytes: number,
+  ) {
+    this.buffer = pool.take(expectedBytes);
+  }
+
+  async write(bytes: Buffer): Promise<void> {
+    const end = this.position + bytes.length;
+    if (end > this.buffer.length) {
+      const larger = this.pool.take(end);
+      this.buffer.copy(larger, 0, 0, this.position);
+      this.pool.give(this.buffer);
+      this.buffer = larger;
+    }
+    bytes.copy(this.buffer, this.position);
+    this.position = end;
+  }
+
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.position);
+  }
+
+  release(): void {
+    if (this.buffer.length) this.pool.give(this.buffer);
+    this.buffer = Buffer.alloc(0);
+    this.position = 0;
   }
 }
 

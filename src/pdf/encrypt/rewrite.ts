@@ -234,6 +234,7 @@ export class PdfRewriter {
     await this.sink.write(serializeObject(dict, this.crypt(num, gen)));
     await this.sink.write(latin1('\nstream\n'));
     const enc = streamEncryptor(this.target?.info, outMethod, num, gen);
+    if (enc.header.length) await this.sink.write(enc.header);
     let seen = 0;
     for await (const chunk of chunks) {
       seen += chunk.length;

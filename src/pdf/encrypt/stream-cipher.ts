@@ -48,9 +48,13 @@ export function encryptedLength(method: CryptMethod, plainLength: number): numbe
 }
 
 export interface ChunkTransform {
+  /** Bytes that go before the first update's output (the IV), written as they are. */
+  header: Buffer;
   update(chunk: Buffer): Buffer;
   final(): Buffer;
 }
+
+const NO_BYTES = Buffer.alloc(0);
 
 /** Encrypt a stream chunk by chunk: a random IV first, then AES-CBC with PKCS#5 padding (§7.6.3.2). */
 export function streamEncryptor(
@@ -59,25 +63,15 @@ export function streamEncryptor(
   num: number,
   gen: number,
 ): ChunkTransform {
-  if (isIdentity(method)) return { update: (c) => c, final: () => Buffer.alloc(0) };
+  if (isIdentity(method)) return { header: NO_BYTES, update: (c) => c, final: () => NO_BYTES };
   if (!isAes(method))
     throw new PdfUnsupportedError(`writing with crypt method ${method} is not supported (AES only)`);
   const key = objectKey(info, method, num, gen);
   const iv = randomBytes(BLOCK);
   const cipher: Cipher = createCipheriv(aesName(key), key, iv);
-  let first = true;
-  return {
-    update(chunk) {
-      const out = cipher.update(chunk);
-      if (!first) return out;
-      first = false;
-      return Buffer.concat([iv, out]);
-    },
-    final() {
-      const out = cipher.final();
-      return first ? Buffer.concat([iv, out]) : out;
-    },
-  };
+  // The IV is handed out separately rather than joined to the first output: joining would copy a
+  // chunk of up to STREAM_CHUNK_BYTES for 16 bytes.
+  return { header: iv, update: (chunk) => cipher.update(chunk), final: () => cipher.final() };
 }
 
 /**

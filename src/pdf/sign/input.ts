@@ -4,6 +4,7 @@
  */
 import { open } from 'node:fs/promises';
 import { BufferPool } from '../buffer-pool.js';
+import { closeInBackground, readRange } from '../read-file.js';
 import type { PdfInput } from '../writer/output.js';
 
 /**
@@ -27,18 +28,22 @@ export async function loadSmallInput(input: PdfInput): Promise<LoadedInput> {
   if (Buffer.isBuffer(input)) return { input, release: nothingToRelease };
   const fh = await open(input, 'r');
   try {
-    const { size } = await fh.stat();
-    if (size > IN_MEMORY_LIMIT) return { input, release: nothingToRelease };
     const buffer = buffers.take();
-    let done = 0;
+    // The size and a first read in parallel (one round trip to the thread pool instead of two): a file
+    // under the limit is usually complete after that read.
+    const [stat, first] = await Promise.allSettled([fh.stat(), fh.read(buffer, 0, buffer.length, 0)]);
+    if (stat.status === 'rejected' || first.status === 'rejected' || stat.value.size > IN_MEMORY_LIMIT) {
+      buffers.give(buffer);
+      if (stat.status === 'rejected') throw stat.reason;
+      if (first.status === 'rejected') throw first.reason;
+      return { input, release: nothingToRelease };
+    }
+    // The bytes as of the size seen (as a whole-file read of a file being appended to would see some
+    // prefix of it too).
+    const size = stat.value.size;
+    let done: number;
     try {
-      // The bytes as of the size seen (one read, as a whole-file read of a file being appended to
-      // would see some prefix of it too).
-      while (done < size) {
-        const { bytesRead } = await fh.read(buffer, done, size - done, done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
+      done = await readRange(fh, buffer, Math.min(first.value.bytesRead, size), size);
     } catch (e) {
       buffers.give(buffer);
       throw e;
@@ -52,6 +57,6 @@ export async function loadSmallInput(input: PdfInput): Promise<LoadedInput> {
       },
     };
   } finally {
-    await fh.close();
+    closeInBackground(fh);
   }
 }

@@ -50,7 +50,8 @@ export async function writeWholeFile(path: string, buffers: Buffer[]): Promise<v
 /**
  * Write `buffers` as the content of `path` while `patch` computes bytes to put over part of them (a
  * signature into its placeholder), then write those: the file write runs on the thread pool during
- * the hashing and signing instead of after it.
+ * the hashing and signing instead of after it. The cut to length runs alongside the write (both
+ * leave the same bytes in either order), so only the patch and the close wait for the signature.
  */
 export async function writeWholeFileThenPatch(
   path: string,
@@ -59,7 +60,8 @@ export async function writeWholeFileThenPatch(
 ): Promise<void> {
   const fh = await openForRewrite(path);
   try {
-    const writing = writeAllAt(fh, [...buffers], 0);
+    const length = buffers.reduce((n, b) => n + b.length, 0);
+    const writing = Promise.all([writeAllAt(fh, [...buffers], 0), fh.truncate(length)]);
     writing.catch(() => undefined); // awaited below, after the patch is computed
     let patched: { offset: number; bytes: Buffer };
     try {
@@ -67,9 +69,8 @@ export async function writeWholeFileThenPatch(
     } finally {
       await writing.catch(() => undefined);
     }
-    const length = await writing;
+    await writing;
     await writeAllAt(fh, [patched.bytes], patched.offset);
-    await fh.truncate(length);
   } finally {
     await fh.close();
   }

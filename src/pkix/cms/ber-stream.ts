@@ -87,11 +87,13 @@ export class BerStreamReader {
     if (!(await this.fill(2))) throw this.truncated(where);
     const start = this.offset;
     const tag = this.buf[this.pos] as number;
-    if ((tag & 0x1f) === 0x1f) throw new Asn1Error(`${where}: high tag number at byte ${start} is not used in CMS`);
+    if ((tag & 0x1f) === 0x1f)
+      throw new Asn1Error(`${where}: high tag number at byte ${start} is not used in CMS`);
     const constructed = (tag & 0x20) !== 0;
     const first = this.buf[this.pos + 1] as number;
     if (first === 0x80) {
-      if (!constructed) throw new Asn1Error(`${where}: primitive element at byte ${start} has indefinite length`);
+      if (!constructed)
+        throw new Asn1Error(`${where}: primitive element at byte ${start} has indefinite length`);
       this.pos += 2;
       return { tag, constructed, length: undefined, start, contentStart: this.offset };
     }
@@ -100,7 +102,8 @@ export class BerStreamReader {
       return { tag, constructed, length: first, start, contentStart: this.offset };
     }
     const count = first & 0x7f;
-    if (count > 4) throw new Asn1Error(`${where}: length of ${count} bytes at byte ${start + 1} is too large`);
+    if (count > 4)
+      throw new Asn1Error(`${where}: length of ${count} bytes at byte ${start + 1} is too large`);
     if (!(await this.fill(2 + count))) throw this.truncated(where);
     let length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + (this.buf[this.pos + 2 + i] as number);
@@ -168,7 +171,9 @@ export class BerStreamReader {
   async enter(tag: number, where: string): Promise<OpenElement> {
     const header = await this.header(where);
     if (header.tag !== tag) {
-      throw new Asn1Error(`${where}: expected tag 0x${hex2(tag)}, found 0x${hex2(header.tag)} at byte ${header.start}`);
+      throw new Asn1Error(
+        `${where}: expected tag 0x${hex2(tag)}, found 0x${hex2(header.tag)} at byte ${header.start}`,
+      );
     }
     return { header, where };
   }

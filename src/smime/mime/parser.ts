@@ -128,7 +128,7 @@ function parseEntity(
 }
 
 /** Where a delimiter line was found: its first byte, the start of the next line, and whether it closes. */
-interface Delimiter {
+export interface Delimiter {
   /** First byte of the line break before the delimiter (or of the delimiter at the body start). */
   before: number;
   /** Start of the line after the delimiter line. */
@@ -193,7 +193,7 @@ const LF = 0x0a;
  * Finds the next delimiter line "--boundary[--][padding]" at a line start within [from, bodyEnd).
  * The line break preceding it belongs to the delimiter (RFC 2046 §5.1.1).
  */
-function findDelimiter(
+export function findDelimiter(
   raw: Buffer,
   delimiter: Buffer,
   from: number,

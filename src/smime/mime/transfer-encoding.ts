@@ -51,6 +51,32 @@ export function decodeBase64(input: Uint8Array): Buffer {
   return out.subarray(0, written);
 }
 
+/**
+ * decodeBase64 over a stream of chunks, with the same tolerance (bytes outside the alphabet skipped, the first
+ * '=' ends the data); holds at most three characters between chunks.
+ */
+export async function* decodeBase64Chunks(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  let carry = '';
+  for await (const chunk of chunks) {
+    const clean = Buffer.allocUnsafe(chunk.length);
+    let n = 0;
+    let padded = false;
+    for (const byte of chunk) {
+      if (byte === EQUALS) {
+        padded = true;
+        break;
+      }
+      if ((BASE64_VALUE[byte] as number) >= 0) clean[n++] = byte;
+    }
+    const text = carry + clean.toString('latin1', 0, n);
+    const whole = padded ? text.length : text.length - (text.length % 4);
+    if (whole > 0) yield Buffer.from(text.slice(0, whole), 'base64');
+    carry = text.slice(whole);
+    if (padded) return;
+  }
+  if (carry.length) yield decodeBase64(Buffer.from(carry, 'latin1'));
+}
+
 /** Base64 in lines of 76 characters, each ended by CRLF (RFC 2045 §6.8). */
 export function encodeBase64Lines(data: Uint8Array): Buffer {
   const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
