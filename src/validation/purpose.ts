@@ -35,7 +35,10 @@ const RULES: Record<Exclude<Purpose, 'any' | 'timestamping'>, UsageRule> = {
     what: 'encrypting e-mail',
   },
   'document-signing': {
+    // What Acrobat accepts for approval signatures: people sign PDFs with their S/MIME certificate
+    // (emailProtection), organisations with a document-signing one; no EKU or anyEKU also pass.
     ekus: [
+      OID_KP.emailProtection,
       OID_KP.documentSigning,
       OID_ADOBE_PDF_SIGNING,
       OID_KP.msDocumentSigning,
