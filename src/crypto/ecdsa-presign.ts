@@ -8,17 +8,17 @@
  *
  * Security argument (why this is the same ECDSA, not a weaker one):
  * - Nonce quality. FIPS 186-5 §6.4.1 requires k secret, uniform in [1, n−1] and fresh per signature.
- *   Each k is drawn by rejection sampling (FIPS 186-5 Appendix A.3.2): c ← CSPRNG bits of n's length
- *   (crypto.randomFillSync, OpenSSL's DRBG — the source node's own sign uses), retry while c > n−2, k = c + 1.
- *   No Math.random, no modular reduction bias. RFC 6979 §3 derives k deterministically from (d, message)
+ *   Each k is drawn by rejection sampling (FIPS 186-5 Appendix A.3.2): bytes of n's length from the CSPRNG
+ *   (crypto.randomFillSync, OpenSSL's DRBG — the source node's own sign uses), redrawn while outside
+ *   [1, n−1]. No Math.random, no modular reduction bias. RFC 6979 §3 derives k deterministically from (d, message)
  *   only to survive a broken RNG; a pre-computed k cannot depend on the message, so we rely on the CSPRNG,
  *   exactly as randomized ECDSA (FIPS 186-5, OpenSSL's default) does.
  * - Never reused. A pair leaves the pool by a synchronous take() that zeroes its bytes in the pool before
  *   returning, so no two signatures can get the same pair; pools are per process, in memory, never
  *   persisted or shared between processes. k itself never leaves the worker: only k⁻¹ and r do.
  *   (Reusing k for two messages reveals d; the unit tests sign many messages and check all r differ.)
- * - Secrecy. k⁻¹ is as sensitive as d: the pool holds at most `poolSize` pairs in process memory, next to
- *   the private key itself. The worker never sees d. JS BigInt temporaries cannot be zeroed; the same holds
+ * - Secrecy. k⁻¹ is as sensitive as d: each pool holds at most `poolSize` pairs in process memory, next to
+ *   the private key itself. The worker never sees d. A pair is consumed by exactly one key's pool. JS BigInt temporaries cannot be zeroed; the same holds
  *   for d in @noble/curves, which SoftwareKey.signDigest already uses.
  * - Timing. k·G runs in OpenSSL's constant-time code off the request path, so response time no longer depends
  *   on k. The per-request BigInt products are variable-time only at 64-bit limb granularity (a shorter k⁻¹
@@ -93,7 +93,8 @@ export class EcdsaPresignKey implements KeyHandle {
     options: PresignOptions = {},
   ) {
     const curve = CURVES[inner.algorithm];
-    if (!curve || !canPresign(inner)) throw new Error(`nonce pre-computation needs a software P-256/P-384 key`);
+    if (!curve || !canPresign(inner))
+      throw new Error(`nonce pre-computation needs a software P-256/P-384 key`);
     this.algorithm = inner.algorithm;
     this.spki = inner.spki;
     this.curve = curve;
@@ -154,9 +155,7 @@ class NoncePool {
   private readonly batches: Buffer[] = [];
   private offset = 0;
   private count = 0;
-  private worker: Worker | undefined;
   private inFlight = false;
-  private failures = 0;
   private closed = false;
   private waiters: { count: number; resolve: () => void; reject: (e: Error) => void }[] = [];
 
@@ -165,6 +164,7 @@ class NoncePool {
     private readonly poolSize: number,
     private readonly batchSize: number,
   ) {
+    NonceWorker.shared.acquire();
     this.refill();
   }
 
@@ -195,49 +195,33 @@ class NoncePool {
   ready(count: number): Promise<void> {
     if (this.count >= count) return Promise.resolve();
     if (this.closed) return Promise.reject(new Error('the nonce pool is closed'));
+    if (count > this.poolSize)
+      return Promise.reject(new RangeError(`the pool holds at most ${this.poolSize}`));
     this.refill();
     return new Promise((resolve, reject) => this.waiters.push({ count, resolve, reject }));
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
     for (const b of this.batches) b.fill(0);
     this.batches.length = 0;
     this.count = 0;
-    const worker = this.worker;
-    this.worker = undefined;
     this.rejectWaiters(new Error('the nonce pool was closed'));
-    if (worker) await worker.terminate();
+    await NonceWorker.shared.release();
   }
 
   private refill(): void {
     if (this.inFlight || this.closed || this.count + this.batchSize > this.poolSize) return;
-    const worker = this.startWorker();
-    if (!worker) return;
     this.inFlight = true;
-    const { opensslName, n, bytes } = this.curve;
-    worker.postMessage({ curve: opensslName, n: n.toString(16), bytes, count: this.batchSize });
-  }
-
-  private startWorker(): Worker | undefined {
-    if (this.worker) return this.worker;
-    // Give up after repeated crashes: signing still works through the wrapped key.
-    if (this.failures >= 3) return undefined;
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
-    worker.unref(); // an idle nonce worker must not keep the process alive
-    worker.on('message', (buf: ArrayBuffer) => this.receive(Buffer.from(buf)));
-    const lost = (err: Error) => {
-      if (this.worker !== worker) return;
-      this.worker = undefined;
-      this.inFlight = false;
-      this.failures++;
-      if (this.failures >= 3) this.rejectWaiters(err);
-      else this.refill();
-    };
-    worker.on('error', lost);
-    worker.on('exit', (code) => lost(new Error(`nonce worker exited with code ${code}`)));
-    this.worker = worker;
-    return worker;
+    NonceWorker.shared.request(this.curve, this.batchSize).then(
+      (batch) => this.receive(batch),
+      (err: Error) => {
+        // The worker gave up: keep signing through the wrapped key, and tell whoever waits for nonces.
+        this.inFlight = false;
+        this.rejectWaiters(err);
+      },
+    );
   }
 
   private receive(batch: Buffer): void {
@@ -259,59 +243,125 @@ class NoncePool {
 }
 
 /**
+ * One worker thread per process serves every pool: a (k⁻¹, r) pair does not depend on the key, and one
+ * thread is enough to keep up (~15–25 µs a pair). It runs while at least one pool is open, is unref'd so it
+ * never keeps the process alive, and is restarted after a crash, up to MAX_FAILURES times.
+ */
+class NonceWorker {
+  static readonly shared = new NonceWorker();
+  private static readonly MAX_FAILURES = 3;
+  private worker: Worker | undefined;
+  private users = 0;
+  private failures = 0;
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>();
+
+  acquire(): void {
+    this.users++;
+  }
+
+  async release(): Promise<void> {
+    if (--this.users > 0 || !this.worker) return;
+    const worker = this.worker;
+    this.worker = undefined;
+    this.fail(new Error('the nonce worker was stopped'));
+    await worker.terminate();
+  }
+
+  request(curve: CurveParams, count: number): Promise<Buffer> {
+    const worker = this.start();
+    if (!worker) return Promise.reject(new Error('the nonce worker failed repeatedly; signing without it'));
+    const id = this.nextId++;
+    worker.postMessage({ id, curve: curve.opensslName, n: curve.n.toString(16), bytes: curve.bytes, count });
+    return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+  }
+
+  private start(): Worker | undefined {
+    if (this.worker) return this.worker;
+    if (this.failures >= NonceWorker.MAX_FAILURES) return undefined;
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    worker.on('message', ({ id, pairs }: { id: number; pairs: ArrayBuffer }) => {
+      const p = this.pending.get(id);
+      this.pending.delete(id);
+      if (p) p.resolve(Buffer.from(pairs));
+      else new Uint8Array(pairs).fill(0);
+    });
+    const lost = (err: Error) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      this.failures++;
+      this.fail(err);
+    };
+    worker.on('error', lost);
+    worker.on('exit', (code) => lost(new Error(`the nonce worker exited with code ${code}`)));
+    // An idle nonce worker must not keep the process alive (after the listeners: adding one re-refs the port).
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  private fail(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}
+
+/**
  * The worker, as CommonJS source evaluated by worker_threads: no module file to resolve, so it runs the same
- * under tsx, vitest and compiled output. Per request it draws `count` nonces k by rejection sampling
- * (FIPS 186-5 A.3.2), computes r = (k·G).x mod n with OpenSSL (createECDH derives the public point k·G),
- * inverts all k at once (Montgomery's trick: one modular inverse per batch) and transfers k⁻¹ ‖ r pairs.
+ * under tsx, vitest and compiled output. Per request it draws `count` nonces k by rejection sampling, computes
+ * r = (k·G).x mod n with OpenSSL (createECDH derives the public point k·G from k), inverts all k at once
+ * (Montgomery's trick: one modular inverse per batch) and transfers the k⁻¹ ‖ r pairs to the requester.
+ * Sampling: FIPS 186-5 A.3.2 draws c of n's bit length, rejects c > n−2 and sets k = c + 1; rejecting c = 0
+ * and c ≥ n instead gives the same uniform distribution on [1, n−1] and lets the drawn bytes be k as they are.
  */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createECDH, randomFillSync } = require('node:crypto');
-const big = (b) => BigInt('0x' + (b.length ? b.toString('hex') : '0'));
+const big = (b) => BigInt('0x' + b.toString('hex'));
 function invert(a, n) {
   let [r0, r1, x0, x1] = [n, a % n, 0n, 1n];
   while (r1 !== 0n) { const q = r0 / r1; [r0, r1] = [r1, r0 - q * r1]; [x0, x1] = [x1, x0 - q * x1]; }
   if (r0 !== 1n) throw new Error('not invertible');
   return ((x0 % n) + n) % n;
 }
-parentPort.on('message', ({ curve, n: nHex, bytes, count }) => {
+const hex = (v, bytes) => v.toString(16).padStart(bytes * 2, '0');
+parentPort.on('message', ({ id, curve, n: nHex, bytes, count }) => {
   const n = BigInt('0x' + nHex);
   const ecdh = createECDH(curve);
   const c = Buffer.alloc(bytes);
   const ks = [], rs = [];
   while (ks.length < count) {
     randomFillSync(c);
-    const cv = big(c);
-    if (cv > n - 2n) continue;
-    const k = cv + 1n;
-    ecdh.setPrivateKey(Buffer.from(k.toString(16).padStart(bytes * 2, '0'), 'hex'));
+    const k = big(c);
+    if (k === 0n || k >= n) continue;
+    ecdh.setPrivateKey(c);
     const r = big(ecdh.getPublicKey().subarray(1, 1 + bytes)) % n;
     if (r === 0n) continue;
     ks.push(k);
     rs.push(r);
   }
   c.fill(0);
-  // Montgomery's trick: prefix[i] = k0·…·ki; one inverse of the product, then walk back.
+  // Montgomery's trick: prefix[i] = k0·…·ki mod n; invert the product once, then walk back.
   const prefix = new Array(count);
   let acc = 1n;
   for (let i = 0; i < count; i++) prefix[i] = acc = (acc * ks[i]) % n;
   let inv = invert(acc, n);
-  const out = Buffer.alloc(count * 2 * bytes);
+  const pairs = new ArrayBuffer(count * 2 * bytes);
+  const out = Buffer.from(pairs);
   for (let i = count - 1; i >= 0; i--) {
     const kInv = i > 0 ? (inv * prefix[i - 1]) % n : inv;
     inv = (inv * ks[i]) % n;
-    ks[i] = 0n;
-    out.write(kInv.toString(16).padStart(bytes * 2, '0'), i * 2 * bytes, 'hex');
-    out.write(rs[i].toString(16).padStart(bytes * 2, '0'), i * 2 * bytes + bytes, 'hex');
+    out.write(hex(kInv, bytes), i * 2 * bytes, 'hex');
+    out.write(hex(rs[i], bytes), i * 2 * bytes + bytes, 'hex');
   }
-  const ab = out.buffer.slice(out.byteOffset, out.byteOffset + out.length);
-  out.fill(0);
-  parentPort.postMessage(ab, [ab]);
+  // Transferred, not copied: no copy of the pairs stays in this thread.
+  parentPort.postMessage({ id, pairs }, [pairs]);
 });
 `;
 
 function bytesToBigInt(bytes: Uint8Array): bigint {
-  return bytes.length === 0 ? 0n : BigInt('0x' + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex'));
+  const hex = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  return hex ? BigInt('0x' + hex) : 0n;
 }
 
 /** A non-negative INTEGER's DER (X.690 §8.3: minimal, a leading 0x00 when the top bit is set). */

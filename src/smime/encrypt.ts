@@ -51,8 +51,9 @@ export async function encryptStream(m: MessageStream, o: SmimeEncryptOptions): P
   // no more than its cryptography and a large one is still never held whole.
   async function* ciphertext(): AsyncIterable<Buffer> {
     yield writer.head;
-    for await (const chunk of m.entity) yield Buffer.concat(writer.update(chunk));
-    yield Buffer.concat(writer.final());
+    // Each framed piece goes on as it is: base64Lines encodes it in place, no copy of the ciphertext.
+    for await (const chunk of m.entity) yield* writer.update(chunk);
+    yield* writer.final();
   }
   async function* entity(): AsyncIterable<Buffer> {
     yield pkcs7MimeHead(smimeType);

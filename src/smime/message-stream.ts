@@ -12,10 +12,12 @@ import { finished } from 'node:stream/promises';
 import {
   DEFAULT_MIME_LIMITS,
   MessageHeaders,
+  BASE64_LINE_BYTES,
   canonicalize,
+  encodeBase64Lines,
   outerHeaders,
   parseHeaderSection,
-  toSevenBitSafe,
+  toSevenBitSafePieces,
   wrapWithProtectedHeaders,
   type HpMode,
 } from './mime/index.js';
@@ -62,16 +64,15 @@ export async function openMessageStream(input: MessageInput, o: OpenOptions = {}
 }
 
 function prepareInMemory(message: Buffer, o: OpenOptions): MessageStream {
-  let outer: MessageHeaders;
-  let entity: Buffer;
   if (o.protectHeaders) {
-    outer = outerHeaders(message, o.protectHeaders);
-    entity = wrapWithProtectedHeaders(message, o.protectHeaders);
-  } else {
-    ({ outer, entity } = MessageHeaders.split(message));
+    const outer = outerHeaders(message, o.protectHeaders);
+    const entity = wrapWithProtectedHeaders(message, o.protectHeaders);
+    return { outer, entity: chunksOf(o.sevenBit ? toSevenBitSafePieces(entity) : [entity]) };
   }
-  if (o.sevenBit) entity = toSevenBitSafe(entity);
-  return { outer, entity: once1(entity) };
+  // The entity stays in pieces (header section, then views of the body) so the whole message is copied once,
+  // when the output is collected, not at each step.
+  const { outer, entity } = MessageHeaders.splitPieces(message);
+  return { outer, entity: chunksOf(o.sevenBit ? toSevenBitSafePieces(Buffer.concat(entity)) : entity) };
 }
 
 /** The header fields (with the blank line) of a prepared entity, and the outer fields. */
@@ -143,8 +144,8 @@ async function assertSevenBitBody(path: string, start: number): Promise<void> {
   }
 }
 
-async function* once1(bytes: Buffer): AsyncIterable<Buffer> {
-  yield bytes;
+async function* chunksOf(pieces: readonly Buffer[]): AsyncIterable<Buffer> {
+  yield* pieces;
 }
 
 export async function* prepend(head: Buffer, rest: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
@@ -172,28 +173,26 @@ export async function* canonicalLines(chunks: AsyncIterable<Buffer>): AsyncItera
   if (pendingCr) yield Buffer.from('\r\n');
 }
 
-/** Base64 in 76-column CRLF lines (RFC 2045 §6.8), streamed: 57 input bytes make one line. */
+/**
+ * Base64 in 76-column CRLF lines (RFC 2045 §6.8), streamed: 57 input bytes make one line. Only the few bytes
+ * that complete a line across chunks are copied; the rest of each chunk is encoded where it lies.
+ */
 export async function* base64Lines(chunks: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
   let carry = Buffer.alloc(0);
   for await (const chunk of chunks) {
-    const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-    const whole = data.length - (data.length % 57);
-    if (whole > 0) yield lines(data.subarray(0, whole));
-    carry = Buffer.from(data.subarray(whole));
+    let rest = chunk;
+    if (carry.length) {
+      const fill = Math.min(BASE64_LINE_BYTES - carry.length, chunk.length);
+      carry = Buffer.concat([carry, chunk.subarray(0, fill)]);
+      rest = chunk.subarray(fill);
+      if (carry.length < BASE64_LINE_BYTES) continue;
+      yield encodeBase64Lines(carry);
+    }
+    const whole = rest.length - (rest.length % BASE64_LINE_BYTES);
+    if (whole > 0) yield encodeBase64Lines(rest.subarray(0, whole));
+    carry = Buffer.from(rest.subarray(whole));
   }
-  if (carry.length) yield lines(carry);
-}
-
-function lines(data: Buffer): Buffer {
-  const text = data.toString('base64');
-  const out = Buffer.allocUnsafe(text.length + Math.ceil(text.length / 76) * 2);
-  let w = 0;
-  for (let i = 0; i < text.length; i += 76) {
-    w += out.write(text.slice(i, i + 76), w, 'latin1');
-    out[w++] = 0x0d;
-    out[w++] = 0x0a;
-  }
-  return out.subarray(0, w);
+  if (carry.length) yield encodeBase64Lines(carry);
 }
 
 /** The whole message: outer fields (plus MIME-Version), then the entity. */

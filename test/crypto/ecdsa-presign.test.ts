@@ -93,26 +93,51 @@ describe('EcdsaPresignKey', () => {
     });
   }
 
-  it.skipIf(!HAVE_OPENSSL)('OpenSSL (`openssl dgst -verify`) accepts pre-computed P-256 and P-384 signatures', async () => {
-    for (const alg of ['ec-p256', 'ec-p384'] as const) {
-      const { key, fallbacks } = await presigned(alg);
-      const hash = alg === 'ec-p256' ? 'sha256' : 'sha384';
-      const data = randomBytes(300);
-      const pub = join(dir, `${alg}.pem`);
-      const dataFile = join(dir, `${alg}.bin`);
-      const sigFile = join(dir, `${alg}.sig`);
-      await writeFile(pub, createPublicKey({ key: key.spki, format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }));
-      await writeFile(dataFile, data);
-      await writeFile(sigFile, await key.sign(data, hash));
-      const ok = await run('openssl', ['dgst', `-${hash}`, '-verify', pub, '-signature', sigFile, dataFile]);
-      expect(ok.code, ok.stderr).toBe(0);
-      expect(ok.stdout).toContain('Verified OK');
-      await writeFile(dataFile, Buffer.concat([data, Buffer.from('x')]));
-      const bad = await run('openssl', ['dgst', `-${hash}`, '-verify', pub, '-signature', sigFile, dataFile]);
-      expect(bad.code).not.toBe(0);
-      expect(fallbacks()).toBe(0);
-    }
-  });
+  it.skipIf(!HAVE_OPENSSL)(
+    'OpenSSL (`openssl dgst -verify`) accepts pre-computed P-256 and P-384 signatures',
+    async () => {
+      for (const alg of ['ec-p256', 'ec-p384'] as const) {
+        const { key, fallbacks } = await presigned(alg);
+        const hash = alg === 'ec-p256' ? 'sha256' : 'sha384';
+        const data = randomBytes(300);
+        const pub = join(dir, `${alg}.pem`);
+        const dataFile = join(dir, `${alg}.bin`);
+        const sigFile = join(dir, `${alg}.sig`);
+        await writeFile(
+          pub,
+          createPublicKey({ key: key.spki, format: 'der', type: 'spki' }).export({
+            type: 'spki',
+            format: 'pem',
+          }),
+        );
+        await writeFile(dataFile, data);
+        await writeFile(sigFile, await key.sign(data, hash));
+        const ok = await run('openssl', [
+          'dgst',
+          `-${hash}`,
+          '-verify',
+          pub,
+          '-signature',
+          sigFile,
+          dataFile,
+        ]);
+        expect(ok.code, ok.stderr).toBe(0);
+        expect(ok.stdout).toContain('Verified OK');
+        await writeFile(dataFile, Buffer.concat([data, Buffer.from('x')]));
+        const bad = await run('openssl', [
+          'dgst',
+          `-${hash}`,
+          '-verify',
+          pub,
+          '-signature',
+          sigFile,
+          dataFile,
+        ]);
+        expect(bad.code).not.toBe(0);
+        expect(fallbacks()).toBe(0);
+      }
+    },
+  );
 
   it('never reuses a nonce: 5,000 signatures have 5,000 distinct r, all in [1, n−1], strict DER', async () => {
     const { key, fallbacks } = await presigned('ec-p256', 1024, 256);
@@ -146,7 +171,9 @@ describe('EcdsaPresignKey', () => {
     await key.close();
     expect(key.available).toBe(0);
     const before = fallbacks();
-    expect(verify('sha256', data, { key: spki, dsaEncoding: 'der' }, await key.sign(data, 'sha256'))).toBe(true);
+    expect(verify('sha256', data, { key: spki, dsaEncoding: 'der' }, await key.sign(data, 'sha256'))).toBe(
+      true,
+    );
     expect(fallbacks()).toBe(before + 1);
   });
 

@@ -14,7 +14,7 @@ import { PdfDocument } from '../document.js';
 import type { OpenOptions } from '../document.js';
 import { BufferSource } from '../source.js';
 import { createPubSecEncryption } from '../crypt/pubsec.js';
-import type { PubSecEncryptOptions } from '../crypt/pubsec.js';
+import type { PubSecEncryption, PubSecEncryptOptions } from '../crypt/pubsec.js';
 import type { EncryptionInfo } from '../crypt/security-handler.js';
 import { FileSink, MemorySink } from './output.js';
 import type { PdfSink } from './output.js';
@@ -42,7 +42,15 @@ export async function encryptDocument(
   sink: PdfSink,
   opts: PubSecEncryptOptions,
 ): Promise<PdfEncryptResult> {
-  const target = await createPubSecEncryption(opts);
+  return encryptDocumentFor(doc, sink, await createPubSecEncryption(opts));
+}
+
+/** Encrypt an open document into `sink` with an encryption made beforehand (createPubSecEncryption). */
+export async function encryptDocumentFor(
+  doc: PdfDocument,
+  sink: PdfSink,
+  target: PubSecEncryption,
+): Promise<PdfEncryptResult> {
   return { ...(await rewritePdf(doc, sink, target)), encryption: target.info };
 }
 

@@ -8,14 +8,14 @@
  */
 import { open, rm } from 'node:fs/promises';
 import { SizedBufferPool } from '../buffer-pool.js';
-import { pubSecWithKnownKey } from '../crypt/pubsec.js';
+import { createPubSecEncryption, pubSecWithKnownKey } from '../crypt/pubsec.js';
 import type { PubSecEncryptOptions } from '../crypt/pubsec.js';
 import { signPdf } from '../sign/index.js';
 import type { SignPdfOptions, SignPdfResult } from '../sign/index.js';
 import { PdfDocument } from '../document.js';
 import { BufferSource } from '../source.js';
 import { closeInBackground, readRange } from '../read-file.js';
-import { encryptDocument, encryptPdfFile } from './index.js';
+import { encryptDocumentFor, encryptPdfFile } from './index.js';
 import { PooledMemorySink } from './output.js';
 import type { PdfEncryptResult } from './index.js';
 
@@ -52,15 +52,36 @@ interface Encrypted {
   release(): Promise<void>;
 }
 
-/** Read the file whole into a borrowed buffer when it is small enough; undefined otherwise. */
+/** The size of the last input read: statements of one kind have similar sizes. */
+let usualSize = 0;
+
+/**
+ * Read the file whole into a borrowed buffer when it is small enough; undefined otherwise. The size
+ * and a first read go to the thread pool together, the read into a buffer fit for the last input's
+ * size, so a document like the previous one costs one round trip.
+ */
 async function readSmallFile(path: string): Promise<{ bytes: Buffer; buffer: Buffer } | undefined> {
   const fh = await open(path, 'r');
   try {
-    const { size } = await fh.stat();
-    if (size > IN_MEMORY_LIMIT) return undefined;
-    const buffer = documents.take(size);
+    let buffer = documents.take(usualSize);
+    const [stat, first] = await Promise.allSettled([fh.stat(), fh.read(buffer, 0, buffer.length, 0)]);
+    if (stat.status === 'rejected' || first.status === 'rejected' || stat.value.size > IN_MEMORY_LIMIT) {
+      documents.give(buffer);
+      if (stat.status === 'rejected') throw stat.reason;
+      if (first.status === 'rejected') throw first.reason;
+      return undefined;
+    }
+    const size = stat.value.size;
+    usualSize = size;
+    const have = Math.min(first.value.bytesRead, size);
+    if (size > buffer.length) {
+      const larger = documents.take(size);
+      buffer.copy(larger, 0, 0, have);
+      documents.give(buffer);
+      buffer = larger;
+    }
     try {
-      return { bytes: buffer.subarray(0, await readRange(fh, buffer, 0, size)), buffer };
+      return { bytes: buffer.subarray(0, await readRange(fh, buffer, have, size)), buffer };
     } catch (e) {
       documents.give(buffer);
       throw e;
@@ -70,8 +91,15 @@ async function readSmallFile(path: string): Promise<{ bytes: Buffer; buffer: Buf
   }
 }
 
-async function encryptForProtect(input: string, temp: string, opts: PubSecEncryptOptions): Promise<Encrypted> {
-  const small = await readSmallFile(input);
+async function encryptForProtect(
+  input: string,
+  temp: string,
+  opts: PubSecEncryptOptions,
+): Promise<Encrypted> {
+  // The envelopes for the recipients do not depend on the document: make them while the file is read.
+  const [read, made] = await Promise.allSettled([readSmallFile(input), createPubSecEncryption(opts)]);
+  if (read.status === 'rejected') throw read.reason;
+  const small = read.value;
   if (!small) {
     const enc = await encryptPdfFile(input, temp, opts);
     return { enc, input: temp, release: () => rm(temp, { force: true }) };
@@ -80,7 +108,8 @@ async function encryptForProtect(input: string, temp: string, opts: PubSecEncryp
   try {
     const doc = await PdfDocument.open(new BufferSource(small.bytes));
     try {
-      const enc = await encryptDocument(doc, sink, opts);
+      if (made.status === 'rejected') throw made.reason; // after the input's own errors, as before
+      const enc = await encryptDocumentFor(doc, sink, made.value);
       return { enc, input: sink.bytes(), release: async () => sink.release() };
     } finally {
       await doc.close();

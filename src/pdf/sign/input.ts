@@ -1,4 +1,3 @@
-import * as fsSync from 'node:fs';
 /**
  * Reading a small input whole into a buffer borrowed from a pool (see buffer-pool.ts): signing a file of
  * up to IN_MEMORY_LIMIT bytes in memory takes fewer system calls than streaming it.
@@ -27,11 +26,6 @@ const nothingToRelease = (): void => undefined;
 /** Read `input` into a lent buffer when it is a file of at most IN_MEMORY_LIMIT bytes. */
 export async function loadSmallInput(input: PdfInput): Promise<LoadedInput> {
   if (Buffer.isBuffer(input)) return { input, release: nothingToRelease };
-  if (process.env.SYNCX) {
-    const fd = fsSync.openSync(input, 'r'); const size = fsSync.fstatSync(fd).size;
-    const buffer = buffers.take(); const n = fsSync.readSync(fd, buffer, 0, size, 0); fsSync.closeSync(fd);
-    return { input: buffer.subarray(0, n), release: () => buffers.give(buffer) };
-  }
   const fh = await open(input, 'r');
   try {
     const buffer = buffers.take();

@@ -1,4 +1,3 @@
-import * as fsSync from 'node:fs';
 /**
  * Writing an incremental update to a file: the output begins with the input's exact bytes, followed by
  * the appended section. The same pass yields every byte a signature's /ByteRange covers, in order, so
@@ -59,14 +58,6 @@ export async function writeWholeFileThenPatch(
   buffers: Buffer[],
   patch: () => Promise<{ offset: number; bytes: Buffer }>,
 ): Promise<void> {
-  if (process.env.SYNCX) {
-    const fd = fsSync.openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o666);
-    let n = 0; for (const b of buffers) n += fsSync.writeSync(fd, b, 0, b.length, n);
-    fsSync.ftruncateSync(fd, n);
-    const p = await patch();
-    fsSync.writeSync(fd, p.bytes, 0, p.bytes.length, p.offset);
-    fsSync.closeSync(fd); return;
-  }
   const fh = await openForRewrite(path);
   try {
     const length = buffers.reduce((n, b) => n + b.length, 0);

@@ -12,6 +12,7 @@ import { decodeTransferEncoding, encodeBase64Lines, encodeQuotedPrintable } from
 
 const CR = 0x0d;
 const LF = 0x0a;
+const CRLF = Buffer.from('\r\n');
 
 /**
  * Converts every line break (bare LF, bare CR, CRLF) to CRLF. Returns the input itself when it is
@@ -105,31 +106,32 @@ function ensureTrailingCrlf(bytes: Buffer): Buffer {
   return Buffer.concat([bytes, Buffer.from('\r\n')]);
 }
 
-function sevenBitPart(raw: Buffer, part: MimePart): Buffer {
+/** Appends the 7-bit safe form of `part` to `out`, as pieces (bodies that are safe already are not copied). */
+function sevenBitPart(raw: Buffer, part: MimePart, out: Buffer[]): void {
   const headerBytes = raw.subarray(part.headerRange.start, part.headerRange.end);
   const body = raw.subarray(part.bodyRange.start, part.bodyRange.end);
   if (part.children && part.contentType.type === 'multipart') {
     const boundary = part.contentType.params['boundary'] as string;
-    const pieces: Buffer[] = [ensureTrailingCrlf(canonicalize(headerBytes)), Buffer.from('\r\n')];
+    out.push(ensureTrailingCrlf(canonicalize(headerBytes)), CRLF);
     if (part.preamble && part.preamble.end > part.preamble.start) {
-      pieces.push(canonicalize(raw.subarray(part.preamble.start, part.preamble.end)), Buffer.from('\r\n'));
+      out.push(canonicalize(raw.subarray(part.preamble.start, part.preamble.end)), CRLF);
     }
     for (const child of part.children) {
-      pieces.push(Buffer.from(`--${boundary}\r\n`, 'latin1'), sevenBitPart(raw, child), Buffer.from('\r\n'));
+      out.push(Buffer.from(`--${boundary}\r\n`, 'latin1'));
+      sevenBitPart(raw, child, out);
+      out.push(CRLF);
     }
-    pieces.push(Buffer.from(`--${boundary}--\r\n`, 'latin1'));
+    out.push(Buffer.from(`--${boundary}--\r\n`, 'latin1'));
     if (part.epilogue && part.epilogue.end > part.epilogue.start) {
-      pieces.push(canonicalize(raw.subarray(part.epilogue.start, part.epilogue.end)));
+      out.push(canonicalize(raw.subarray(part.epilogue.start, part.epilogue.end)));
     }
-    return Buffer.concat(pieces);
+    return;
   }
   if (part.children && part.children[0]) {
     // message/rfc822: its own parts are made safe in turn (RFC 2046 §5.2.1 allows only 7bit here).
-    return Buffer.concat([
-      rewriteHeaders(raw, part.headers, '7bit'),
-      Buffer.from('\r\n'),
-      sevenBitPart(raw, part.children[0]),
-    ]);
+    out.push(rewriteHeaders(raw, part.headers, '7bit'), CRLF);
+    sevenBitPart(raw, part.children[0], out);
+    return;
   }
   const encoding = (findHeader(part.headers, 'content-transfer-encoding') ?? '7bit').toLowerCase();
   const isText = part.contentType.type === 'text';
@@ -140,12 +142,13 @@ function sevenBitPart(raw: Buffer, part: MimePart): Buffer {
       ? canonicalize(body)
       : body;
   if (safeAsIs || (canonicalBody !== body && isSevenBitSafe(canonicalBody))) {
-    return Buffer.concat([ensureTrailingCrlf(canonicalize(headerBytes)), Buffer.from('\r\n'), canonicalBody]);
+    out.push(ensureTrailingCrlf(canonicalize(headerBytes)), CRLF, canonicalBody);
+    return;
   }
   const decoded = decodeTransferEncoding(canonicalBody, encoding);
   const chosen = chooseEncoding(part, decoded);
   const encoded = chosen === 'base64' ? encodeBase64Lines(decoded) : encodeQuotedPrintable(decoded);
-  return Buffer.concat([rewriteHeaders(raw, part.headers, chosen), Buffer.from('\r\n'), encoded]);
+  out.push(rewriteHeaders(raw, part.headers, chosen), CRLF, encoded);
 }
 
 /**
@@ -154,5 +157,12 @@ function sevenBitPart(raw: Buffer, part: MimePart): Buffer {
  * quoted-printable (mostly-ASCII text) or base64 (anything else). Call before signing.
  */
 export function toSevenBitSafe(entity: Buffer, limits?: Partial<MimeLimits>): Buffer {
-  return sevenBitPart(entity, parseMime(entity, limits));
+  return Buffer.concat(toSevenBitSafePieces(entity, limits));
+}
+
+/** toSevenBitSafe as the pieces that make it up, in order: bodies already safe are views into `entity`. */
+export function toSevenBitSafePieces(entity: Buffer, limits?: Partial<MimeLimits>): Buffer[] {
+  const pieces: Buffer[] = [];
+  sevenBitPart(entity, parseMime(entity, limits), pieces);
+  return pieces;
 }

@@ -9,6 +9,8 @@ import type { MimeLimits } from './parser.js';
 import { DEFAULT_MIME_LIMITS } from './parser.js';
 import { canonicalize } from './canonicalize.js';
 
+const CRLF = Buffer.from('\r\n');
+
 /** RFC 9788 §1.1 "structural" fields: they describe the MIME tree, not the message. */
 export function isStructuralField(name: string): boolean {
   const lower = name.toLowerCase();
@@ -34,6 +36,15 @@ export class MessageHeaders {
    * part keeps every other field (MIME-Version included) with its original bytes.
    */
   static split(message: Buffer, limits?: Partial<MimeLimits>): { outer: MessageHeaders; entity: Buffer } {
+    const { outer, entity } = MessageHeaders.splitPieces(message, limits);
+    return { outer, entity: Buffer.concat(entity) };
+  }
+
+  /** split, with the entity left as pieces (its header section, then the body in place): nothing is copied. */
+  static splitPieces(
+    message: Buffer,
+    limits?: Partial<MimeLimits>,
+  ): { outer: MessageHeaders; entity: Buffer[] } {
     const effective = { ...DEFAULT_MIME_LIMITS, ...limits };
     const section = parseHeaderSection(message, 0, message.length, effective);
     const outer: MessageField[] = [];
@@ -44,11 +55,8 @@ export class MessageHeaders {
       else outer.push({ name: field.name, value: field.value, raw });
     }
     const body = message.subarray(section.bodyStart);
-    const entityHeaders = Buffer.concat(content.map((raw) => withFinalCrlf(canonicalize(raw))));
-    return {
-      outer: new MessageHeaders(outer),
-      entity: Buffer.concat([entityHeaders, Buffer.from('\r\n'), body]),
-    };
+    const entityHeaders = Buffer.concat([...content.map((raw) => withFinalCrlf(canonicalize(raw))), CRLF]);
+    return { outer: new MessageHeaders(outer), entity: [entityHeaders, body] };
   }
 
   get(name: string): string | undefined {
