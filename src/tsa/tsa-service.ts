@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { TimeStampSigner, TspRequestError, parseTimeStampRequest, timeStampRejection } from '../pkix/tsp.js';
 import { defaultHashFor } from '../crypto/key-handle.js';
-import { withEcdsaPresign } from '../crypto/ecdsa-presign.js';
 import type { CaService } from '../ca/ca-service.js';
 import type { Store } from '../store/database.js';
 import type { KeyUseRecorder } from '../audit/key-use-recorder.js';
@@ -35,8 +34,7 @@ export class TsaService {
       certificate: creds.certificate.der,
       // The chain minus the root (relying parties hold the root as their trust anchor).
       chain: creds.chain.filter((c) => c.subjectString !== c.issuerString).map((c) => c.der),
-      // Software ECDSA keys sign with nonces pre-computed off the request path; other keys are used as they are.
-      key: withEcdsaPresign(creds.key.handle),
+      key: creds.key.handle,
       hash: defaultHashFor(creds.key.algorithm),
       policy: this.options.policy,
       accuracy: { millis: this.options.accuracyMs },
