@@ -89,7 +89,6 @@ export function readBerRoot(buf: Uint8Array, where: string): BerNode {
   return root;
 }
 
-
 /** Walks the children of one constructed element in order, like DerCursor but over BER. */
 export class BerCursor extends ElementCursor<BerNode> {
   constructor(
