@@ -20,7 +20,8 @@ export class HttpError extends Error {
 
 export function errorHandler(err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const { status, code, message } = classify(err);
-  if (status >= 500) request.log.error({ err }, 'request failed');
+  if (status >= 500)
+    request.log.error({ err, reqId: request.id, method: request.method, url: request.url }, 'request failed');
   void reply
     .status(status)
     .type('application/json')
