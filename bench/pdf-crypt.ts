@@ -15,6 +15,8 @@ import { encryptPdf, encryptPdfFile } from '../src/pdf/encrypt/index.js';
 import { protectPdf } from '../src/pdf/encrypt/protect.js';
 import { signerFromPkcs12 } from '../src/pdf/sign/index.js';
 import { buildPdf, makeRecipients, P12_PASSWORD } from '../test/pdf/pubsec-fixtures.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { figure, rate, report } from './harness.js';
 
 const STATEMENT_BYTES = 1024 * 1024;
@@ -117,13 +119,8 @@ export async function main(): Promise<void> {
     // Peak RSS while encrypting a large file to a file: the stream must pass through in chunks.
     const large = join(work, 'large.pdf');
     await writeLargePdf(large, LARGE_MB * 1024 * 1024);
-    const before = process.memoryUsage().rss;
-    let peak = before;
-    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
-    const t0 = performance.now();
-    await encryptPdfFile(large, join(work, 'large-enc.pdf'), { recipients });
-    const seconds = (performance.now() - t0) / 1000;
-    clearInterval(timer);
+    // In a fresh process, so the figure is the encryptor's memory, not what this process already holds.
+    const { seconds, maxRssKb } = await largeFileChild(large, join(work, 'large-enc.pdf'), recipients);
     const largeSize = (await stat(large)).size;
 
     await report(
@@ -152,7 +149,7 @@ export async function main(): Promise<void> {
         figure({
           name: `peak RSS encrypting a ${(largeSize / 2 ** 30).toFixed(2)} GB PDF`,
           unit: 'MB',
-          value: peak / 2 ** 20,
+          value: maxRssKb / 1024,
           target: '< 256 MB',
         }),
         figure({
@@ -162,7 +159,7 @@ export async function main(): Promise<void> {
         }),
       ],
       [
-        `RSS before the large file: ${(before / 2 ** 20).toFixed(0)} MB (the process also holds the keys and earlier runs)`,
+        'the large file is encrypted in a child process (peak RSS = its maxRSS, node runtime included)',
         'best of 3 alternating 1 s rounds for each figure and its bound (the machine is shared)',
         'protect reads the statement from a file, encrypts in memory and appends the signature to a new file; encrypt is in memory',
       ],
@@ -172,3 +169,45 @@ export async function main(): Promise<void> {
     await people.cleanup();
   }
 }
+
+/** Encrypt `input` to `output` in a child process; its wall time and peak RSS. */
+function largeFileChild(
+  input: string,
+  output: string,
+  recipients: { certificate: Buffer }[],
+): Promise<{ seconds: number; maxRssKb: number }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--large', input, output],
+      {
+        env: {
+          ...process.env,
+          BENCH_RECIPIENTS: JSON.stringify(recipients.map((r) => r.certificate.toString('base64'))),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`large-file encryption child exited ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { seconds: number; maxRssKb: number });
+    });
+  });
+}
+
+async function largeFile(input: string, output: string): Promise<void> {
+  const certificates = JSON.parse(process.env.BENCH_RECIPIENTS ?? '[]') as string[];
+  const t0 = performance.now();
+  await encryptPdfFile(input, output, {
+    recipients: certificates.map((c) => ({ certificate: Buffer.from(c, 'base64') })),
+  });
+  process.stdout.write(
+    JSON.stringify({ seconds: (performance.now() - t0) / 1000, maxRssKb: process.resourceUsage().maxRSS }) +
+      '\n',
+  );
+}
+
+if (process.argv[2] === '--large') await largeFile(process.argv[3] ?? '', process.argv[4] ?? '');
