@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
@@ -76,6 +76,11 @@ export async function pdfRoutes(app: FastifyInstance, opts: { ctx: Sealpost }): 
   const pending = join(ctx.config.dataDir, 'pending');
   await mkdir(work, { recursive: true, mode: 0o700 });
   await mkdir(pending, { recursive: true, mode: 0o700 });
+  // Prepared signatures nobody finished are removed once expired.
+  await sweepExpired(pending);
+  const sweeper = setInterval(() => void sweepExpired(pending), 60_000);
+  sweeper.unref();
+  app.addHook('onClose', async () => clearInterval(sweeper));
   const security = [{ apiKey: [] }];
 
   // The body stays a stream: each handler writes it to a temporary file with a size cap.
@@ -521,6 +526,22 @@ async function sealSignOptions(ctx: Sealpost, params: SignParams) {
       ...(level === 'B-LT' || level === 'B-LTA' ? { ltv: { trustAnchors: await trustAnchors(ctx) } } : {}),
     } satisfies Omit<SignPdfOptions, 'input' | 'output'>,
   };
+}
+
+async function sweepExpired(pending: string): Promise<void> {
+  for (const id of await readdir(pending).catch(() => [] as string[])) {
+    const dir = join(pending, id);
+    try {
+      const { expires } = JSON.parse(await readFile(join(dir, 'prepared.json'), 'utf8')) as {
+        expires: number;
+      };
+      if (expires < Date.now()) await rm(dir, { recursive: true, force: true });
+    } catch {
+      // No state file: a prepare that failed half-way; remove it once it is older than the TTL.
+      const info = await stat(dir).catch(() => undefined);
+      if (info && info.mtimeMs + PENDING_TTL_MS < Date.now()) await rm(dir, { recursive: true, force: true });
+    }
+  }
 }
 
 /** Sign with the organisation seal key; every use is audited. */
