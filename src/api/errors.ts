@@ -2,6 +2,10 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CaError } from '../ca/ca-service.js';
 import { ApiKeyError } from './api-keys.js';
 import { Asn1Error, CsrError } from '../pkix/errors.js';
+import { PdfError } from '../pdf/errors.js';
+import { PdfSignError } from '../pdf/sign/errors.js';
+import { PdfWriteError } from '../pdf/writer/errors.js';
+import { TsaClientError } from '../net/tsa-client.js';
 
 /** The one error shape every endpoint returns: `{ error: { code, message } }` with a message that says what to fix. */
 export interface ApiErrorBody {
@@ -36,6 +40,11 @@ function classify(err: FastifyError | Error): { status: number; code: string; me
   }
   if (err instanceof CsrError) return { status: 400, code: 'bad_csr', message: err.message };
   if (err instanceof Asn1Error) return { status: 400, code: 'bad_der', message: err.message };
+  // A PDF that cannot be read, signed or rewritten is the caller's document, not a server fault.
+  if (err instanceof PdfError || err instanceof PdfSignError || err instanceof PdfWriteError) {
+    return { status: 400, code: 'bad_pdf', message: err.message };
+  }
+  if (err instanceof TsaClientError) return { status: 502, code: 'tsa_unavailable', message: err.message };
   if (err instanceof ApiKeyError) return { status: 400, code: 'bad_api_key_request', message: err.message };
   const fe = err as FastifyError;
   if (fe.validation)

@@ -222,6 +222,20 @@ describe.skipIf(!oracles)('eSigning API over HTTP', () => {
       .token;
     expect((await post('/v1/pdf/sign', statement, 'application/pdf', reader)).status).toBe(403);
     expect((await post('/v1/pdf/sign?level=B-Z', statement, 'application/pdf')).status).toBe(400);
+    // A damaged PDF (right header, broken body) is the caller's problem: 400 with the reason, never 500.
+    const damaged = Buffer.concat([statement.subarray(0, 400), Buffer.from('\n%%EOF garbage\n')]);
+    for (const path of ['/v1/pdf/sign', '/v1/pdf/verify']) {
+      const res = await post(path, damaged, 'application/pdf');
+      expect(res.status, path).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('bad_pdf');
+    }
+    await env.ctx.ca.issueUser({ email: 'reader@example.com', usage: 'encryption', actor: 'test' });
+    const badEncrypt = await post(
+      '/v1/pdf/encrypt',
+      JSON.stringify({ pdf: damaged.toString('base64'), to: ['reader@example.com'] }),
+      'application/json',
+    );
+    expect(badEncrypt.status).toBe(400);
     const audit = await env.ctx.audit.list({ action: 'pdf.sign' });
     expect(audit.length).toBeGreaterThanOrEqual(3);
   });
