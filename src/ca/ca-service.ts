@@ -9,7 +9,8 @@ import {
   randomSerial,
   type ParsedCertificate,
 } from '../pkix/certificate.js';
-import { buildName, nameToString, type NameSpec } from '../pkix/name.js';
+import { buildName, nameAttribute, nameToString, type NameSpec } from '../pkix/name.js';
+import { OID_AT } from '../pkix/oids.js';
 import { parseCsr } from '../pkix/csr.js';
 import { signCrl, type RevocationReason } from '../pkix/crl.js';
 import { toPem } from '../pkix/pem.js';
@@ -779,9 +780,9 @@ export function normaliseSerial(serial: string): string {
   return hex.length % 2 === 1 ? `0${hex}` : hex;
 }
 
+/** The O attribute of a certificate's subject, read from the Name (a regex over the RFC 4514 string breaks on escaped commas). */
 function organisationOf(cert: ParsedCertificate): string | undefined {
-  const match = /(?:^|,)O=([^,]+)/.exec(cert.subjectString);
-  return match?.[1];
+  return nameAttribute(cert.subject, OID_AT.organization);
 }
 
 function toRecord(row: {

@@ -91,6 +91,8 @@ describe('sealpost CLI on the embedded default (SQLite, software keys)', () => {
 
       const text = await run('openssl', ['x509', '-in', join(out, 'signing.pem'), '-noout', '-text']);
       expect(text.stdout).toContain('email:alice@bank.example');
+      // Sponsor-validated (a name was given): the organisation comes from the issuing CA's subject.
+      expect(text.stdout).toMatch(/Subject: .*O = Example Bank, CN = Alice Example/);
       expect(text.stdout).toContain('E-mail Protection');
       expect(text.stdout).toMatch(/Digital Signature, Non Repudiation/);
       const encText = await run('openssl', ['x509', '-in', join(out, 'encryption.pem'), '-noout', '-text']);

@@ -6,13 +6,13 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { deflateSync } from 'node:zlib';
 import { openSealpost, type Sealpost } from '../../src/app/context.js';
+import { freePort } from '../../src/app/free-port.js';
 import { initialise } from '../../src/app/init.js';
 import { startServer, type RunningServer } from '../../src/app/runtime.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -25,24 +25,8 @@ import { fixtureDir } from './fixtures/fixtures.js';
 
 const execFileAsync = promisify(execFile);
 
-/** Whether an oracle is usable; under CI=true a missing one fails instead of skipping. */
-export function requireOracle(name: string): boolean {
-  const ok = haveOracle(name);
-  if (!ok && process.env.CI === 'true') throw new Error(`${name} is required under CI (see .ci/run)`);
-  if (!ok) console.warn(`skipping: ${name} is not installed`);
-  return ok;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** Whether an oracle is usable; under CI=true a missing one fails instead of skipping (haveOracle does both). */
+export const requireOracle = haveOracle;
 
 export interface SignEnv {
   dir: string;
@@ -68,7 +52,7 @@ export interface SignEnv {
 
 export async function createSignEnv(): Promise<SignEnv> {
   const dir = await mkdtemp(join(tmpdir(), 'sealpost-pdfsign-'));
-  const port = await freePort();
+  const port = await freePort('127.0.0.1');
   const config = loadConfig({ dataDir: join(dir, 'data'), env: {}, overrides: { port, host: '127.0.0.1' } });
   const ctx = await openSealpost(config, createLogger('silent'), { createMasterKey: true });
   await initialise(ctx, { orgName: 'PDF Test Bank', actor: 'test' });

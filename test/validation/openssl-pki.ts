@@ -4,10 +4,11 @@
  * a revoked leaf on an `openssl ca -gencrl` CRL, a wrong-EKU leaf and a leaf with an unknown critical extension.
  * Leaves point (AIA OCSP and caIssuers, CRLDP) at a real `openssl ocsp` responder and a node:http CRL server on 127.0.0.1.
  */
+import { freePort as freePortOn } from '../../src/app/free-port.js';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -43,13 +44,7 @@ export interface OpensslPki {
 }
 
 /** A port that was free a moment ago (openssl ocsp cannot listen on port 0 and report it). */
-export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+export const freePort = (): Promise<number> => freePortOn('127.0.0.1');
 
 /**
  * Wait until the responder says it accepts connections. Probing the port instead would hang it: OpenSSL's

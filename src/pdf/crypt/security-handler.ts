@@ -45,6 +45,26 @@ export interface SecurityHandler {
 }
 
 /**
+ * The key for one object (§7.6.3.3 Algorithm 1: MD5 of the file key, the object number and generation,
+ * and "sAlT" for AES); AESV3 uses the file key itself. Shared by the whole-buffer handler below and the
+ * chunked stream cipher.
+ */
+export function objectKey(
+  info: EncryptionInfo | undefined,
+  method: CryptMethod,
+  num: number,
+  gen: number,
+): Buffer {
+  if (!info) throw new PdfEncryptionError(`crypt method ${method} needs a file key, and there is none`);
+  if (method === 'AESV3') return info.fileKey;
+  const h = createHash('md5')
+    .update(info.fileKey)
+    .update(Buffer.from([num & 0xff, (num >> 8) & 0xff, (num >> 16) & 0xff, gen & 0xff, (gen >> 8) & 0xff]));
+  if (method === 'AESV2') h.update(Buffer.from('sAlT', 'latin1'));
+  return h.digest().subarray(0, Math.min(info.fileKey.length + 5, 16));
+}
+
+/**
  * The crypt-filter machinery shared by every handler once the file key is known (§7.6.3.3 Algorithm 1
  * for per-object keys; AESV3 uses the file key directly). A public-key handler derives the key from its
  * recipients and then builds one of these with the same info.
@@ -73,22 +93,6 @@ export class FileKeySecurityHandler implements SecurityHandler {
     return m;
   }
 
-  private objectKey(objNum: number, gen: number, aes: boolean): Buffer {
-    const key = this.info.fileKey;
-    const h = createHash('md5').update(key);
-    h.update(
-      Buffer.from([
-        objNum & 0xff,
-        (objNum >> 8) & 0xff,
-        (objNum >> 16) & 0xff,
-        gen & 0xff,
-        (gen >> 8) & 0xff,
-      ]),
-    );
-    if (aes) h.update(Buffer.from('sAlT', 'latin1'));
-    return h.digest().subarray(0, Math.min(key.length + 5, 16));
-  }
-
   private apply(
     dir: 'encrypt' | 'decrypt',
     method: CryptMethod,
@@ -101,9 +105,9 @@ export class FileKeySecurityHandler implements SecurityHandler {
       case 'None':
         return bytes;
       case 'RC4':
-        return rc4(this.objectKey(objNum, gen, false), bytes);
+        return rc4(objectKey(this.info, 'RC4', objNum, gen), bytes);
       case 'AESV2':
-        return aesCbc(dir, this.objectKey(objNum, gen, true), bytes);
+        return aesCbc(dir, objectKey(this.info, 'AESV2', objNum, gen), bytes);
       case 'AESV3':
         return aesCbc(dir, this.info.fileKey, bytes);
     }

@@ -3,33 +3,14 @@
  * passes through in bounded memory. The whole-buffer forms are in crypt/security-handler.ts; these
  * must give the same bytes (the tests check both directions against the reader).
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Cipher, Decipher } from 'node:crypto';
-import { PdfEncryptionError, PdfUnsupportedError } from '../errors.js';
+import { PdfUnsupportedError } from '../errors.js';
 import type { ByteSource } from '../source.js';
-import type { CryptMethod, EncryptionInfo } from '../crypt/security-handler.js';
+import { objectKey, type CryptMethod, type EncryptionInfo } from '../crypt/security-handler.js';
 
 export const STREAM_CHUNK_BYTES = 1024 * 1024;
 const BLOCK = 16;
-
-/**
- * The key for one object (§7.6.3.3 Algorithm 1; AESV3 uses the file key itself). The same derivation
- * as FileKeySecurityHandler's private one, which a chunked cipher needs outside of it.
- */
-export function objectKey(
-  info: EncryptionInfo | undefined,
-  method: CryptMethod,
-  num: number,
-  gen: number,
-): Buffer {
-  if (!info) throw new PdfEncryptionError(`crypt method ${method} needs a file key, and there is none`);
-  if (method === 'AESV3') return info.fileKey;
-  const h = createHash('md5')
-    .update(info.fileKey)
-    .update(Buffer.from([num & 0xff, (num >> 8) & 0xff, (num >> 16) & 0xff, gen & 0xff, (gen >> 8) & 0xff]));
-  if (method === 'AESV2') h.update(Buffer.from('sAlT', 'latin1'));
-  return h.digest().subarray(0, Math.min(info.fileKey.length + 5, 16));
-}
 
 const aesName = (key: Buffer): string => (key.length === 32 ? 'aes-256-cbc' : 'aes-128-cbc');
 const isAes = (m: CryptMethod): boolean => m === 'AESV2' || m === 'AESV3';
