@@ -6,9 +6,7 @@
  * ≥ 0.5); and the peak RSS while encrypting a 1 GB PDF file to a file (target < 256 MB).
  */
 import { X509Certificate, createCipheriv, createHash, publicEncrypt, randomBytes, sign } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encryptPdf, encryptPdfFile } from '../src/pdf/encrypt/index.js';
@@ -18,47 +16,10 @@ import { buildPdf, makeRecipients, P12_PASSWORD } from '../test/pdf/pubsec-fixtu
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { figure, rate, report } from './harness.js';
+import { writeStreamedPdf } from '../test/pdf/fixtures/streamed-pdf.js';
 
 const STATEMENT_BYTES = 1024 * 1024;
 const LARGE_MB = Number(process.env.BENCH_PDF_CRYPT_LARGE_MB ?? 1024);
-
-/** A PDF of about `totalBytes` whose single content stream is the bulk (compressed-looking bytes). */
-async function writeLargePdf(path: string, streamBytes: number): Promise<void> {
-  const out = createWriteStream(path);
-  const write = async (b: Buffer): Promise<void> => {
-    if (!out.write(b)) await once(out, 'drain');
-  };
-  const offsets: number[] = [];
-  let pos = 0;
-  const put = async (s: string | Buffer): Promise<void> => {
-    const b = typeof s === 'string' ? Buffer.from(s, 'latin1') : s;
-    pos += b.length;
-    await write(b);
-  };
-  await put('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n');
-  offsets[1] = pos;
-  await put('1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n');
-  offsets[2] = pos;
-  await put('2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n');
-  offsets[3] = pos;
-  await put(
-    '3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /Im1 4 0 R >> >> >>\nendobj\n',
-  );
-  offsets[4] = pos;
-  await put(
-    `4 0 obj\n<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /BitsPerComponent 8 /ColorSpace /DeviceGray /Length ${streamBytes} >>\nstream\n`,
-  );
-  const block = randomBytes(1024 * 1024);
-  for (let done = 0; done < streamBytes; done += block.length)
-    await put(block.subarray(0, Math.min(block.length, streamBytes - done)));
-  await put('\nendstream\nendobj\n');
-  const xref = pos;
-  let table = 'xref\n0 5\n0000000000 65535 f\r\n';
-  for (let n = 1; n <= 4; n++) table += `${String(offsets[n]).padStart(10, '0')} 00000 n\r\n`;
-  await put(`${table}trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`);
-  out.end();
-  await once(out, 'finish');
-}
 
 export async function main(): Promise<void> {
   const people = await makeRecipients();
@@ -118,7 +79,7 @@ export async function main(): Promise<void> {
 
     // Peak RSS while encrypting a large file to a file: the stream must pass through in chunks.
     const large = join(work, 'large.pdf');
-    await writeLargePdf(large, LARGE_MB * 1024 * 1024);
+    await writeStreamedPdf(large, LARGE_MB * 1024 * 1024);
     // In a fresh process, so the figure is the encryptor's memory, not what this process already holds.
     const { seconds, maxRssKb } = await largeFileChild(large, join(work, 'large-enc.pdf'), recipients);
     const largeSize = (await stat(large)).size;

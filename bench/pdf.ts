@@ -6,7 +6,6 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import type { SoftwareKey } from '../src/crypto/software-key.js';
 import { signPdf, signerFromPkcs12, type PdfSigner } from '../src/pdf/sign/index.js';
 import { writeWholeFile } from '../src/pdf/writer/output.js';
 import { figure, rate, report, type Figure } from './harness.js';
+import { writeStreamedPdf } from '../test/pdf/fixtures/streamed-pdf.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -52,44 +52,6 @@ export function makePdf(size: number): Buffer {
   table += `trailer\n<< /Size ${offsets.length + 1} /Root 1 0 R /ID [<${randomBytes(16).toString('hex')}> <${randomBytes(16).toString('hex')}>] >>\nstartxref\n${xref}\n%%EOF\n`;
   parts.push(Buffer.from(table, 'latin1'));
   return Buffer.concat(parts);
-}
-
-/** The same layout streamed to disk, for sizes that must not be held in memory. */
-export async function writeBigPdf(path: string, size: number): Promise<void> {
-  const head = '%PDF-1.7\n%\xe2\xe3\xcf\xd3\n';
-  const objs = [
-    '1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n',
-    '2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n',
-    '3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>\nendobj\n',
-  ];
-  const out = createWriteStream(path);
-  const write = (b: Buffer | string): Promise<void> =>
-    new Promise((resolve) => (out.write(b) ? resolve() : out.once('drain', resolve)));
-  let at = Buffer.byteLength(head, 'latin1');
-  await write(Buffer.from(head, 'latin1'));
-  const offsets: number[] = [];
-  for (const o of objs) {
-    offsets.push(at);
-    await write(o);
-    at += o.length;
-  }
-  const padding = size - 1000;
-  const streamHead = `4 0 obj\n<< /Length ${padding} >>\nstream\n`;
-  offsets.push(at);
-  await write(streamHead);
-  at += streamHead.length;
-  const block = randomBytes(8 * 1024 * 1024);
-  for (let left = padding; left > 0; left -= block.length)
-    await write(left >= block.length ? block : block.subarray(0, left));
-  at += padding;
-  const tail = '\nendstream\nendobj\n';
-  await write(tail);
-  at += tail.length;
-  let table = `xref\n0 5\n0000000000 65535 f \n`;
-  for (const o of offsets) table += `${String(o).padStart(10, '0')} 00000 n \n`;
-  table += `trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n${at}\n%%EOF\n`;
-  await write(table);
-  await new Promise<void>((resolve) => out.end(resolve));
 }
 
 async function credentials(
@@ -347,7 +309,7 @@ export async function main(): Promise<void> {
 
     // 1 GB: peak RSS and wall time in a fresh process, against sha256sum of the same file.
     const big = join(dir, 'big.pdf');
-    await writeBigPdf(big, 1024 * 1024 * 1024);
+    await writeStreamedPdf(big, 1024 * 1024 * 1024);
     await execFileAsync('sha256sum', [big]); // warm the page cache for both
     const t = performance.now();
     await execFileAsync('sha256sum', [big]);

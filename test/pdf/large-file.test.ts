@@ -1,51 +1,18 @@
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PdfDocument } from '../../src/pdf/index.js';
+import { writeStreamedPdf } from './fixtures/streamed-pdf.js';
 
 const SIZE = 300 * 1024 * 1024;
 let dir: string;
 let path: string;
 
-/** Write a PDF whose page carries a 300 MB uncompressed stream, 1 MB at a time. */
-async function writeBigPdf(file: string): Promise<void> {
-  const out = createWriteStream(file);
-  let offset = 0;
-  const offsets: number[] = [];
-  const write = async (b: Buffer | string): Promise<void> => {
-    const buf = typeof b === 'string' ? Buffer.from(b, 'latin1') : b;
-    offset += buf.length;
-    if (!out.write(buf)) await once(out, 'drain');
-  };
-  const obj = async (body: string): Promise<void> => {
-    offsets.push(offset);
-    await write(`${offsets.length} 0 obj\n${body}\nendobj\n`);
-  };
-  await write('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n');
-  await obj('<< /Type /Catalog /Pages 2 0 R >>');
-  await obj('<< /Type /Pages /Kids [3 0 R] /Count 1 >>');
-  await obj('<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents [5 0 R 4 0 R] >>');
-  offsets.push(offset);
-  await write(`4 0 obj\n<< /Length ${SIZE} >>\nstream\n`);
-  const chunk = Buffer.alloc(1024 * 1024, '% filler line of a very large content stream\n');
-  for (let done = 0; done < SIZE; done += chunk.length) await write(chunk);
-  await write('\nendstream\nendobj\n');
-  await obj('<< /Length 22 >>\nstream\nBT (big file) Tj ET  \nendstream');
-  const xref = offset;
-  let table = `xref\n0 ${offsets.length + 1}\n0000000000 65535 f \n`;
-  for (const o of offsets) table += `${String(o).padStart(10, '0')} 00000 n \n`;
-  await write(`${table}trailer\n<< /Size ${offsets.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`);
-  out.end();
-  await once(out, 'finish');
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sealpost-pdf-large-'));
   path = join(dir, 'big.pdf');
-  await writeBigPdf(path);
+  await writeStreamedPdf(path, SIZE, 'big file');
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 

@@ -3,10 +3,7 @@
  * reading the file in chunks, so validating it must not grow memory with the file's size, and one flipped
  * byte deep inside the signed range must still be found.
  */
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, open, rm, statfs } from 'node:fs/promises';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +12,7 @@ import { formatReport, validatePdf, type PdfValidationReport } from '../../src/p
 import { run } from '../helpers/run.js';
 import { requireOracle } from './sign-env.js';
 import { makeValidatePki, type ValidatePki } from './validate-pki.js';
+import { writeStreamedPdf } from './fixtures/streamed-pdf.js';
 
 const MB = 1024 * 1024;
 const STREAM_SIZE = 300 * MB;
@@ -28,50 +26,6 @@ if (!enoughDisk)
   console.warn(
     `skipping the 300 MB validation test: ${tmpdir()} has ${Math.round((free.bavail * free.bsize) / MB)} MB free, it needs 2 GB`,
   );
-
-/**
- * Write a one-page PDF whose page content includes a `size`-byte uncompressed stream, 1 MB at a time, so the
- * file is never held in memory. Returns the file offset where that stream's data begins.
- */
-async function writeLargePdf(file: string, size: number): Promise<number> {
-  const out = createWriteStream(file);
-  let at = 0;
-  const offsets: number[] = [];
-  const write = async (data: Buffer | string): Promise<void> => {
-    const b = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
-    at += b.length;
-    if (!out.write(b)) await once(out, 'drain');
-  };
-  const object = async (body: string): Promise<void> => {
-    offsets.push(at);
-    await write(`${offsets.length} 0 obj\n${body}\nendobj\n`);
-  };
-  await write('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n');
-  await object('<< /Type /Catalog /Pages 2 0 R >>');
-  await object('<< /Type /Pages /Kids [3 0 R] /Count 1 >>');
-  await object('<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents [4 0 R 5 0 R] >>');
-  await object('<< /Length 26 >>\nstream\nBT (large statement) Tj ET\nendstream');
-  offsets.push(at);
-  await write(`5 0 obj\n<< /Length ${size} >>\nstream\n`);
-  const streamStart = at;
-  // A content stream of comment lines: harmless to any reader, and every byte of it is signed.
-  const block = Buffer.from(
-    randomBytes(MB / 2)
-      .toString('hex')
-      .replace(/(.{78})/g, '%$1\n'),
-    'latin1',
-  ).subarray(0, MB);
-  for (let left = size; left > 0; left -= block.length)
-    await write(left >= block.length ? block : block.subarray(0, left));
-  await write('\nendstream\nendobj\n');
-  const xref = at;
-  let table = `xref\n0 ${offsets.length + 1}\n0000000000 65535 f \n`;
-  for (const o of offsets) table += `${String(o).padStart(10, '0')} 00000 n \n`;
-  await write(`${table}trailer\n<< /Size ${offsets.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`);
-  out.end();
-  await once(out, 'finish');
-  return streamStart;
-}
 
 /** Validate `file` while sampling RSS; returns the report and the peak growth over the starting RSS. */
 async function validateWatchingRss(file: string): Promise<{ report: PdfValidationReport; growthMb: number }> {
@@ -98,7 +52,7 @@ describe.skipIf(!enoughDisk)('validating a 300 MB signed PDF', () => {
     dir = await mkdtemp(join(tmpdir(), 'sealpost-pdf-validate-large-'));
     const input = join(dir, 'large.pdf');
     signed = join(dir, 'large-signed.pdf');
-    streamStart = await writeLargePdf(input, STREAM_SIZE);
+    ({ streamStart } = await writeStreamedPdf(input, STREAM_SIZE));
     await signPdf({
       input,
       output: signed,
