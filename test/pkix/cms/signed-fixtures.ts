@@ -294,3 +294,13 @@ export class OracleMatrix {
     console.log(lines.join('\n'));
   }
 }
+
+/** `cmsutil -D` arguments that verify a SignedData (detached when `contentFile` is given) against `dbDir`. */
+export function cmsutilVerifyArgs(file: string, dbDir: string, contentFile?: string): string[] {
+  return ['-D', '-i', file, ...(contentFile ? ['-c', contentFile] : []), '-d', dbDir, '-n', '-h', '2'];
+}
+
+/** Signer 0's status from `cmsutil -D -h 2` output, e.g. "GoodSignature" or "DigestMismatch". */
+export function signer0Status(cmsutilOutput: string): string {
+  return /signer0\.status=(\w+)/.exec(cmsutilOutput)?.[1] ?? `no status in: ${cmsutilOutput}`;
+}

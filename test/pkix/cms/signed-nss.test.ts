@@ -17,6 +17,8 @@ import {
   runIn,
   type SignerKind,
   type SigningPki,
+  cmsutilVerifyArgs,
+  signer0Status,
 } from './signed-fixtures.js';
 
 const HAVE_NSS = HAVE_OPENSSL && haveOracle('cmsutil') && haveOracle('certutil') && haveOracle('pk12util');
@@ -68,18 +70,7 @@ describe.skipIf(!HAVE_NSS)('CMS SignedData ↔ NSS cmsutil', () => {
 
   /** `cmsutil -D` status line for signer 0, e.g. "GoodSignature" or "DigestMismatch". */
   async function nssStatus(file: string, contentFile?: string): Promise<string> {
-    const out = await nss('cmsutil', [
-      '-D',
-      '-i',
-      file,
-      ...(contentFile ? ['-c', contentFile] : []),
-      '-d',
-      db(),
-      '-n',
-      '-h',
-      '2',
-    ]);
-    return /signer0\.status=(\w+)/.exec(out)?.[1] ?? `no status in: ${out}`;
+    return signer0Status(await nss('cmsutil', cmsutilVerifyArgs(file, db(), contentFile)));
   }
 
   const WE_SIGN: { row: string; kind: SignerKind; options?: Partial<SignOptions> }[] = [

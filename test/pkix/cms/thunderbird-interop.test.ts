@@ -31,6 +31,8 @@ import {
   type SignerKind,
   type SigningPki,
   type TestIdentity,
+  cmsutilVerifyArgs,
+  signer0Status,
 } from './signed-fixtures.js';
 
 const TB = HAVE_OPENSSL ? thunderbirdNss() : undefined;
@@ -202,18 +204,7 @@ describe.skipIf(!TB)("EnvelopedData ↔ Thunderbird's NSS", () => {
 describe.skipIf(!TB)("SignedData ↔ Thunderbird's NSS", () => {
   /** `cmsutil -D` status of signer 0 (same flags as the NSS 3.87 test), e.g. "GoodSignature". */
   async function thunderbirdStatus(file: string, contentFile?: string): Promise<string> {
-    const out = await nss('cmsutil', [
-      '-D',
-      '-i',
-      file,
-      ...(contentFile ? ['-c', contentFile] : []),
-      '-d',
-      db(),
-      '-n',
-      '-h',
-      '2',
-    ]);
-    return /signer0\.status=(\w+)/.exec(out)?.[1] ?? `no status in: ${out}`;
+    return signer0Status(await nss('cmsutil', cmsutilVerifyArgs(file, db(), contentFile)));
   }
 
   const WE_SIGN: { row: string; kind: SignerKind; options?: Partial<SignOptions>; timestamp?: boolean }[] = [
