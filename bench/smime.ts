@@ -72,7 +72,7 @@ async function bestOfAlternating(
 const BIG_MB = Number(process.env.BENCH_SMIME_BIG_MB ?? 500);
 
 /** A message with a base64 attachment of `bytes` raw bytes (7-bit already: nothing to re-encode). */
-function message(bytes: number): Buffer {
+export function message(bytes: number): Buffer {
   const b64 = randomBytes(bytes)
     .toString('base64')
     .replace(/(.{76})/g, '$1\r\n');
@@ -96,7 +96,7 @@ async function writeBigMessage(path: string, bytes: number): Promise<void> {
   await once(out, 'finish');
 }
 
-interface Users {
+export interface Users {
   alice: SmimeCredential;
   aliceEncryption: Buffer;
   bob: SmimeCredential;
@@ -105,7 +105,7 @@ interface Users {
   tsaKey: KeyHandle;
 }
 
-async function setup(ctx: Sealpost): Promise<Users> {
+export async function setup(ctx: Sealpost): Promise<Users> {
   const user = async (email: string) => {
     const issued = await ctx.ca.issueUser({ email, usage: 'both', actor: 'bench' });
     const cred = (profile: string) => {
@@ -215,7 +215,7 @@ async function pkijsPeer(u: Users): Promise<(content: Buffer) => Promise<Buffer>
 }
 
 /** The raw primitives an operation needs, as one async unit of work over `bytes`. */
-function primitives(u: Users, bytes: Buffer) {
+export function primitives(u: Users, bytes: Buffer) {
   const bobPublic = new X509Certificate(u.bob.certificate).publicKey;
   const alicePublic = new X509Certificate(u.alice.certificate).publicKey;
   const tsaPublic = createPublicKey({ key: u.tsaKey.spki, format: 'der', type: 'spki' });

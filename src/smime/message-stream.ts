@@ -72,7 +72,8 @@ function prepareInMemory(message: Buffer, o: OpenOptions): MessageStream {
   // The entity stays in pieces (header section, then views of the body) so the whole message is copied once,
   // when the output is collected, not at each step.
   const { outer, entity } = MessageHeaders.splitPieces(message);
-  return { outer, entity: chunksOf(o.sevenBit ? toSevenBitSafePieces(Buffer.concat(entity)) : entity) };
+  if (!o.sevenBit) return { outer, entity: chunksOf(entity) };
+  return { outer, entity: chunksOf(toSevenBitSafePieces(message, undefined, { contentFieldsOnly: true })) };
 }
 
 /** The header fields (with the blank line) of a prepared entity, and the outer fields. */

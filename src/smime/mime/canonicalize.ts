@@ -106,13 +106,24 @@ function ensureTrailingCrlf(bytes: Buffer): Buffer {
   return Buffer.concat([bytes, Buffer.from('\r\n')]);
 }
 
-/** Appends the 7-bit safe form of `part` to `out`, as pieces (bodies that are safe already are not copied). */
-function sevenBitPart(raw: Buffer, part: MimePart, out: Buffer[]): void {
-  const headerBytes = raw.subarray(part.headerRange.start, part.headerRange.end);
+/** The header section of `part` made canonical, with only the fields `keep` accepts (all by default). */
+function headerSection(raw: Buffer, part: MimePart, keep?: (name: string) => boolean): Buffer {
+  if (!keep) return ensureTrailingCrlf(canonicalize(raw.subarray(part.headerRange.start, part.headerRange.end)));
+  const kept = part.headers.filter((field) => keep(field.name));
+  return Buffer.concat(
+    kept.map((field) => ensureTrailingCrlf(canonicalize(raw.subarray(field.range.start, field.range.end)))),
+  );
+}
+
+/**
+ * Appends the 7-bit safe form of `part` to `out`, as pieces (bodies that are safe already are not copied).
+ * `keep` filters the part's own header fields (the root of a whole message keeps only its Content-* fields).
+ */
+function sevenBitPart(raw: Buffer, part: MimePart, out: Buffer[], keep?: (name: string) => boolean): void {
   const body = raw.subarray(part.bodyRange.start, part.bodyRange.end);
   if (part.children && part.contentType.type === 'multipart') {
     const boundary = part.contentType.params['boundary'] as string;
-    out.push(ensureTrailingCrlf(canonicalize(headerBytes)), CRLF);
+    out.push(headerSection(raw, part, keep), CRLF);
     if (part.preamble && part.preamble.end > part.preamble.start) {
       out.push(canonicalize(raw.subarray(part.preamble.start, part.preamble.end)), CRLF);
     }
@@ -129,7 +140,7 @@ function sevenBitPart(raw: Buffer, part: MimePart, out: Buffer[]): void {
   }
   if (part.children && part.children[0]) {
     // message/rfc822: its own parts are made safe in turn (RFC 2046 §5.2.1 allows only 7bit here).
-    out.push(rewriteHeaders(raw, part.headers, '7bit'), CRLF);
+    out.push(rewriteHeaders(raw, kept(part, keep), '7bit'), CRLF);
     sevenBitPart(raw, part.children[0], out);
     return;
   }
@@ -142,13 +153,17 @@ function sevenBitPart(raw: Buffer, part: MimePart, out: Buffer[]): void {
       ? canonicalize(body)
       : body;
   if (safeAsIs || (canonicalBody !== body && isSevenBitSafe(canonicalBody))) {
-    out.push(ensureTrailingCrlf(canonicalize(headerBytes)), CRLF, canonicalBody);
+    out.push(headerSection(raw, part, keep), CRLF, canonicalBody);
     return;
   }
   const decoded = decodeTransferEncoding(canonicalBody, encoding);
   const chosen = chooseEncoding(part, decoded);
   const encoded = chosen === 'base64' ? encodeBase64Lines(decoded) : encodeQuotedPrintable(decoded);
-  out.push(rewriteHeaders(raw, part.headers, chosen), CRLF, encoded);
+  out.push(rewriteHeaders(raw, kept(part, keep), chosen), CRLF, encoded);
+}
+
+function kept(part: MimePart, keep: ((name: string) => boolean) | undefined): readonly HeaderField[] {
+  return keep ? part.headers.filter((field) => keep(field.name)) : part.headers;
 }
 
 /**
@@ -160,9 +175,22 @@ export function toSevenBitSafe(entity: Buffer, limits?: Partial<MimeLimits>): Bu
   return Buffer.concat(toSevenBitSafePieces(entity, limits));
 }
 
-/** toSevenBitSafe as the pieces that make it up, in order: bodies already safe are views into `entity`. */
-export function toSevenBitSafePieces(entity: Buffer, limits?: Partial<MimeLimits>): Buffer[] {
+/**
+ * toSevenBitSafe as the pieces that make it up, in order: bodies already safe are views into `entity`. With
+ * `contentFieldsOnly`, `entity` is a whole message and only its Content-* fields head the result (the entity
+ * S/MIME protects, RFC 8551 §3.1), so the caller need not copy the body out of the message first.
+ */
+export function toSevenBitSafePieces(
+  entity: Buffer,
+  limits?: Partial<MimeLimits>,
+  o: { contentFieldsOnly?: boolean } = {},
+): Buffer[] {
   const pieces: Buffer[] = [];
-  sevenBitPart(entity, parseMime(entity, limits), pieces);
+  const keep = o.contentFieldsOnly ? isContentField : undefined;
+  sevenBitPart(entity, parseMime(entity, limits), pieces, keep);
   return pieces;
+}
+
+function isContentField(name: string): boolean {
+  return name.toLowerCase().startsWith('content-');
 }

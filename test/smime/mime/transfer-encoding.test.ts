@@ -5,6 +5,7 @@ import {
   buildEntity,
   canonicalize,
   decodeBase64,
+  decodeBase64Tolerant,
   decodeBody,
   decodeQuotedPrintable,
   encodeBase64Lines,
@@ -31,6 +32,33 @@ describe('base64', () => {
         expect(lines.split('\r\n').every((line) => line.length <= 76)).toBe(true);
         expect(Buffer.from(lines, 'base64').equals(data)).toBe(true);
       }),
+    );
+  });
+
+  it('writes exactly the RFC 2045 form: full 76-character lines, a shorter last one, every line ending CRLF', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 1000 }), (raw) => {
+        const data = Buffer.from(raw);
+        const expected = (data.toString('base64').match(/.{1,76}/g) ?? []).map((l) => `${l}\r\n`).join('');
+        expect(encodeBase64Lines(data).toString('latin1')).toBe(expected);
+      }),
+    );
+  });
+
+  it('decodes any bytes exactly as the byte-by-byte reference does (junk ignored, the first pad ends the data)', () => {
+    const alphabetHeavy = fc.array(
+      fc.oneof(
+        fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'),
+        fc.constantFrom('=', '\r', '\n', ' ', '-', '_', '*', '\u0000', '\u00ff'),
+      ),
+      { maxLength: 200 },
+    );
+    fc.assert(
+      fc.property(fc.oneof(alphabetHeavy.map((c) => c.join('')), fc.string()), (text) => {
+        const input = Buffer.from(text, 'latin1');
+        expect(decodeBase64(input).toString('hex')).toBe(decodeBase64Tolerant(input).toString('hex'));
+      }),
+      { numRuns: 2000 },
     );
   });
 });
