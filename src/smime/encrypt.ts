@@ -45,7 +45,12 @@ export async function encryptStream(m: MessageStream, o: SmimeEncryptOptions): P
   }
   const choice = chooseAlgorithms(targetsOf(o), o.cipher);
   o.onChoice?.(choice);
-  const writer = await createEnvelopedDataWriter({ recipients: choice.recipients, cipher: choice.cipher });
+  const writer = await createEnvelopedDataWriter({
+    recipients: choice.recipients,
+    cipher: choice.cipher,
+    // Known length (in memory): DER with one primitive encryptedContent, which the reader decrypts in place.
+    ...(m.entityLength !== undefined ? { contentLength: m.entityLength } : {}),
+  });
   const smimeType = writer.contentType === 'authEnvelopedData' ? 'authEnveloped-data' : 'enveloped-data';
   // Driven chunk by chunk from the entity's iterator: no Node stream in between, so a small message costs
   // no more than its cryptography and a large one is still never held whole.

@@ -34,6 +34,8 @@ export interface MessageStream {
   outer: MessageHeaders;
   /** The MIME entity (Content-* fields, blank line, body), read once. */
   entity: AsyncIterable<Buffer>;
+  /** The entity's length in bytes, when known before it is read (in-memory messages): lets CMS use DER. */
+  entityLength?: number;
 }
 
 /** Up to this size a message is handled in memory, where every body can be re-encoded 7-bit safe. */
@@ -67,13 +69,30 @@ function prepareInMemory(message: Buffer, o: OpenOptions): MessageStream {
   if (o.protectHeaders) {
     const outer = outerHeaders(message, o.protectHeaders);
     const entity = wrapWithProtectedHeaders(message, o.protectHeaders);
-    return { outer, entity: chunksOf(o.sevenBit ? toSevenBitSafePieces(entity) : [entity]) };
+    return inPieces(outer, o.sevenBit ? toSevenBitSafePieces(entity) : [entity]);
   }
   // The entity stays in pieces (header section, then views of the body) so the whole message is copied once,
   // when the output is collected, not at each step.
   const { outer, entity } = MessageHeaders.splitPieces(message);
-  if (!o.sevenBit) return { outer, entity: chunksOf(entity) };
-  return { outer, entity: chunksOf(toSevenBitSafePieces(message, undefined, { contentFieldsOnly: true })) };
+  return inPieces(
+    outer,
+    o.sevenBit ? toSevenBitSafePieces(message, undefined, { contentFieldsOnly: true }) : entity,
+  );
+}
+
+function inPieces(outer: MessageHeaders, pieces: readonly Buffer[]): MessageStream {
+  return { outer, entity: chunksOf(pieces), entityLength: pieces.reduce((n, p) => n + p.length, 0) };
+}
+
+/**
+ * The stream with its entity read into pieces (references, not copies), so its length is known: for in-memory
+ * messages, where a later stage (encryption) can then write definite lengths.
+ */
+export async function inMemory(m: MessageStream): Promise<MessageStream> {
+  if (m.entityLength !== undefined) return m;
+  const pieces: Buffer[] = [];
+  for await (const chunk of m.entity) pieces.push(chunk);
+  return inPieces(m.outer, pieces);
 }
 
 /** The header fields (with the blank line) of a prepared entity, and the outer fields. */

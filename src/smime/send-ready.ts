@@ -8,6 +8,7 @@ import type { AlgorithmChoice, EncryptionTarget } from './algorithms.js';
 import { encryptStream } from './encrypt.js';
 import {
   collect,
+  inMemory,
   openMessageStream,
   serializeMessage,
   writeChunks,
@@ -37,7 +38,9 @@ async function sendReadyStream(input: MessageInput, o: SendReadyOptions): Promis
     sevenBit: true,
     ...(o.protectHeaders ? { protectHeaders: 'cipher' as const } : {}),
   });
-  const signed = signStream(opened, { ...o, format: 'multipart-signed' });
+  const signing = signStream(opened, { ...o, format: 'multipart-signed' });
+  // In memory the signed entity is gathered as pieces first, so the envelope can be DER (definite lengths).
+  const signed = Buffer.isBuffer(input) ? await inMemory(signing) : signing;
   const sender = o.sender ?? { certificate: o.encryptionCertificate ?? o.signer.certificate };
   const encrypted = await encryptStream(signed, {
     recipients: o.recipients,

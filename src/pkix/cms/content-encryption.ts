@@ -190,9 +190,14 @@ export function decryptContent(
       if (aead.aad) gcm.setAAD(aead.aad);
       return Buffer.concat([gcm.update(ciphertext), gcm.final()]);
     }
-    if (ciphertext.length === 0 || ciphertext.length % BLOCK_SIZE[alg.cipher] !== 0) return undefined;
-    const decipher = createDecipheriv(alg.cipher, key, alg.iv);
-    return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    const block = BLOCK_SIZE[alg.cipher];
+    if (ciphertext.length === 0 || ciphertext.length % block !== 0) return undefined;
+    // One update over the whole ciphertext with padding left in, then the padding checked and cut off here: the
+    // plaintext is a view of the one buffer OpenSSL wrote, not a copy joined to the last block by final().
+    const decipher = createDecipheriv(alg.cipher, key, alg.iv).setAutoPadding(false);
+    const padded = decipher.update(ciphertext);
+    decipher.final();
+    return withoutPadding(padded, block);
   } catch {
     return undefined;
   }
@@ -257,4 +262,16 @@ export function startContentDecryption(alg: ContentAlgorithm, key: Buffer): Cont
       }
     },
   };
+}
+
+/**
+ * The plaintext without its PKCS#7 padding (RFC 5652 §6.3), or undefined when the padding is malformed (wrong key
+ * or damaged data). Every padding byte is compared, without an early exit.
+ */
+function withoutPadding(padded: Buffer, block: number): Buffer | undefined {
+  const n = padded[padded.length - 1] as number;
+  if (n === 0 || n > block) return undefined;
+  let diff = 0;
+  for (let i = padded.length - n; i < padded.length; i++) diff |= (padded[i] as number) ^ n;
+  return diff === 0 ? padded.subarray(0, padded.length - n) : undefined;
 }

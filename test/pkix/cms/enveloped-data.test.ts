@@ -1,5 +1,5 @@
 /** EnvelopedData behaviour that needs no oracle: implicit rejection, key selection, X25519, errors, bounds, fuzzing. */
-import { generateKeyPairSync } from 'node:crypto';
+import { createCipheriv, generateKeyPairSync, randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rsaPkcs1v15Decrypt } from '../../../src/crypto/rsa-pkcs1-decrypt.js';
@@ -13,6 +13,7 @@ import {
   type RecipientDecryptor,
 } from '../../../src/pkix/cms/enveloped-data.js';
 import { DAMAGED_MESSAGE } from '../../../src/pkix/cms/envelope-errors.js';
+import { decryptContent } from '../../../src/pkix/cms/content-encryption.js';
 import { localRecipient, type TestRecipient } from './envelope-fixtures.js';
 
 const CONTENT = Buffer.from('Your one-time code is 314159.\r\n');
@@ -84,6 +85,35 @@ describe('implicit rejection (RSA PKCS#1 v1.5)', () => {
   it('the key a bad padding yields is deterministic (same ciphertext → same key)', () => {
     const c = Buffer.alloc(256, 0x33);
     expect(rsaPkcs1v15Decrypt(rsa.privateKey, c, 32)).toEqual(rsaPkcs1v15Decrypt(rsa.privateKey, c, 32));
+  });
+});
+
+describe('CBC content decryption', () => {
+  it('gives back exactly what OpenSSL padded and encrypted, and nothing for a malformed padding', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), fc.nat(255), (raw, flip) => {
+        const plain = Buffer.from(raw);
+        const key = randomBytes(32);
+        const iv = randomBytes(16);
+        const c = createCipheriv('aes-256-cbc', key, iv);
+        const ciphertext = Buffer.concat([c.update(plain), c.final()]);
+        const alg = { cipher: 'aes-256-cbc' as const, iv };
+        expect(decryptContent(alg, key, ciphertext)?.equals(plain)).toBe(true);
+        // A plaintext whose last block ends in a padding byte of 0 or > 16 is refused, whatever precedes it.
+        const bad = Buffer.concat([plain, Buffer.alloc(16 - (plain.length % 16), 0)]);
+        bad[bad.length - 1] = flip % 2 ? 0 : 17 + (flip % 239);
+        const e = createCipheriv('aes-256-cbc', key, iv).setAutoPadding(false);
+        const badCiphertext = Buffer.concat([e.update(bad), e.final()]);
+        expect(decryptContent(alg, key, badCiphertext)).toBeUndefined();
+        // Padding bytes that disagree with the length byte are refused too.
+        if (bad.length >= 2) {
+          bad[bad.length - 1] = 2;
+          bad[bad.length - 2] = 3;
+          const f = createCipheriv('aes-256-cbc', key, iv).setAutoPadding(false);
+          expect(decryptContent(alg, key, Buffer.concat([f.update(bad), f.final()]))).toBeUndefined();
+        }
+      }),
+    );
   });
 });
 
