@@ -214,29 +214,38 @@ async function pkijsPeer(u: Users): Promise<(content: Buffer) => Promise<Buffer>
   };
 }
 
-/** The raw primitives an operation needs, as one async unit of work over `bytes`. */
-export function primitives(u: Users, bytes: Buffer) {
+/**
+ * The raw primitives an operation needs, as one async unit of work over `bytes`. Verifications check real
+ * signatures made once here (an invalid signature can fail before any arithmetic: ECDSA rejects a malformed one
+ * at parsing, which would flatter the baseline).
+ */
+export async function primitives(u: Users, bytes: Buffer) {
   const bobPublic = new X509Certificate(u.bob.certificate).publicKey;
   const alicePublic = new X509Certificate(u.alice.certificate).publicKey;
   const tsaPublic = createPublicKey({ key: u.tsaKey.spki, format: 'der', type: 'spki' });
-  const tsaSignatureBytes = (tsaPublic.asymmetricKeyDetails?.modulusLength ?? 2048) / 8;
   const cek = randomBytes(32);
   const iv = randomBytes(16);
   const wrapped = publicEncrypt({ key: bobPublic, padding: constants.RSA_PKCS1_PADDING }, cek);
-  const sign = () => u.alice.key.sign(createHash('sha256').update(bytes).digest(), 'sha256');
+  const sha256 = (data: Buffer) => createHash('sha256').update(data).digest();
+  const sign = () => u.alice.key.sign(sha256(bytes), 'sha256');
   const transport = () => publicEncrypt({ key: bobPublic, padding: constants.RSA_PKCS1_PADDING }, cek);
   const aes = () => {
     const c = createCipheriv('aes-256-cbc', cek, iv);
     return Buffer.concat([c.update(bytes), c.final()]);
   };
   const ciphertext = aes();
+  // Stand-ins of the sizes verification works on: signed attributes (the signer signs their digest) and TSTInfo.
+  const signedAttributes = randomBytes(200);
+  const tstInfo = randomBytes(150);
+  const signerSignature = await u.alice.key.sign(signedAttributes, 'sha256');
+  const tsaSignature = await u.tsaKey.sign(tstInfo, 'sha256');
   return {
     sign,
     encrypt: async () => (transport(), aes()),
     signEncrypt: async () => (await sign(), transport(), aes()),
     signTimestampEncrypt: async () => (
       await sign(),
-      await u.tsaKey.sign(Buffer.alloc(300), 'sha256'),
+      await u.tsaKey.sign(tstInfo, 'sha256'),
       transport(),
       aes()
     ),
@@ -245,10 +254,12 @@ export function primitives(u: Users, bytes: Buffer) {
       privateDecrypt({ key: u.bob.privateKey as never, padding: constants.RSA_NO_PADDING }, wrapped);
       const d = createDecipheriv('aes-256-cbc', cek, iv);
       Buffer.concat([d.update(ciphertext), d.final()]);
-      verifySignature('sha256', createHash('sha256').update(bytes).digest(), alicePublic, Buffer.alloc(256));
-      // The signature timestamp: hash of the signature value, and the TSA's signature over the token.
-      const imprint = createHash('sha256').update(Buffer.alloc(256)).digest();
-      verifySignature('sha256', imprint, tsaPublic, Buffer.alloc(tsaSignatureBytes));
+      sha256(bytes);
+      if (!verifySignature('sha256', signedAttributes, alicePublic, signerSignature))
+        throw new Error('baseline: the signer signature does not verify');
+      // The signature timestamp: the TSA's signature over its TSTInfo.
+      if (!verifySignature('sha256', tstInfo, tsaPublic, tsaSignature))
+        throw new Error('baseline: the TSA signature does not verify');
     },
   };
 }
@@ -298,7 +309,7 @@ export async function main(): Promise<void> {
       ['1 MB', 1024 * 1024],
     ] as const) {
       const msg = message(size);
-      const raw = primitives(u, msg);
+      const raw = await primitives(u, msg);
       const ready = await sendReadyMessage(msg, { ...sign, ...to, timestamp: u.tsa });
       const check = await openMessage(ready, { ...trust, keys: [u.bob] });
       if (!check.verification.ok)

@@ -130,20 +130,20 @@ export interface ParsedCertificate {
   isCa: boolean;
   pathLen?: number;
   /** KeyUsage bit names: digitalSignature, nonRepudiation, keyEncipherment, … keyCertSign, cRLSign. */
-  keyUsage: string[];
+  keyUsage: readonly string[];
   /** ExtKeyUsage OIDs. */
-  extKeyUsage: string[];
+  extKeyUsage: readonly string[];
   /** rfc822Name subjectAltNames, lowercased. */
-  emails: string[];
+  emails: readonly string[];
   subjectKeyId?: Buffer;
   authorityKeyId?: Buffer;
-  ocspUrls: string[];
-  caIssuersUrls: string[];
-  crlUrls: string[];
-  policies: string[];
+  ocspUrls: readonly string[];
+  caIssuersUrls: readonly string[];
+  crlUrls: readonly string[];
+  policies: readonly string[];
   ocspNoCheck: boolean;
   /** OIDs of critical extensions this parser does not interpret: path validation must reject the certificate. */
-  unhandledCriticalExtensions: string[];
+  unhandledCriticalExtensions: readonly string[];
   cert: Certificate;
 }
 
@@ -320,8 +320,15 @@ export function parseExtensions(extensions: readonly Extension[]): ExtensionFiel
   );
 }
 
+/** ExtensionFields while they are being filled in (the parsed result's lists are read-only). */
+type ExtensionFieldsBuilder = {
+  -readonly [K in keyof ExtensionFields]: ExtensionFields[K] extends readonly string[]
+    ? string[]
+    : ExtensionFields[K];
+};
+
 function interpretExtensions(extensions: readonly RawExtension[]): ExtensionFields {
-  const out: ExtensionFields = {
+  const out: ExtensionFieldsBuilder = {
     isCa: false,
     keyUsage: [],
     extKeyUsage: [],
@@ -429,6 +436,7 @@ function checkName(der: Buffer, t: Tlv, what: string): void {
 
 /** The fields read straight from the DER, and the asn1-schema views built only when someone asks for them. */
 interface CertificateCore {
+  view?: ParsedCertificate;
   fields: Omit<
     ParsedCertificate,
     'issuer' | 'subject' | 'subjectString' | 'issuerString' | 'signatureAlgorithm' | 'cert'
@@ -543,20 +551,28 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
     bytes.length > MAX_CERTIFICATE_BYTES
       ? readCertificate(bytes)
       : parsedCertificates.get(bytes, () => readCertificate(Buffer.from(bytes)));
+  return (core.view ??= certificateView(core));
+}
+
+/**
+ * The one view of a cached certificate that every caller shares (parsing is on the hot path of every message
+ * signed or verified, so it is not copied per call). Its lists are frozen; treat the rest as read-only too.
+ */
+function certificateView(core: CertificateCore): ParsedCertificate {
   const f = core.fields;
+  for (const list of [
+    f.keyUsage,
+    f.extKeyUsage,
+    f.emails,
+    f.ocspUrls,
+    f.caIssuersUrls,
+    f.crlUrls,
+    f.policies,
+    f.unhandledCriticalExtensions,
+  ])
+    Object.freeze(list);
   return {
     ...f,
-    // Fresh copies of the mutable values, so a caller that edits its result cannot change the cached one.
-    notBefore: new Date(f.notBefore.getTime()),
-    notAfter: new Date(f.notAfter.getTime()),
-    keyUsage: [...f.keyUsage],
-    extKeyUsage: [...f.extKeyUsage],
-    emails: [...f.emails],
-    ocspUrls: [...f.ocspUrls],
-    caIssuersUrls: [...f.caIssuersUrls],
-    crlUrls: [...f.crlUrls],
-    policies: [...f.policies],
-    unhandledCriticalExtensions: [...f.unhandledCriticalExtensions],
     get issuer(): Name {
       return (core.issuer ??= decodeAs(f.issuerDer, Name, 'issuer'));
     },

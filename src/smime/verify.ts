@@ -255,7 +255,7 @@ async function trustChecks(
   try {
     const cert = parseCertificate(check.signerCertificate);
     report.subject = cert.subjectString;
-    report.addresses = certificateAddresses(cert);
+    report.addresses = [...certificateAddresses(cert)];
   } catch {
     // validateCertificate reports it as malformed
   }

@@ -13,7 +13,7 @@ function canonical(address: string): string {
 }
 
 /** The certificate's addresses: rfc822Name SANs, or the subject's emailAddress when there is no SAN address. */
-export function certificateAddresses(cert: ParsedCertificate): string[] {
+export function certificateAddresses(cert: ParsedCertificate): readonly string[] {
   if (cert.emails.length > 0) return cert.emails;
   const legacy = nameAttribute(cert.subject, OID_AT.emailAddress);
   return legacy !== undefined ? [canonical(legacy)] : [];

@@ -60,7 +60,7 @@ const EKU_NAMES = new Map<string, string>([
   ...Object.entries(OID_KP).map(([name, oid]) => [oid, name] as [string, string]),
   [OID_ADOBE_PDF_SIGNING, 'adobePdfSigning'],
 ]);
-const ekuList = (oids: string[]): string => oids.map((o) => EKU_NAMES.get(o) ?? o).join(', ');
+const ekuList = (oids: readonly string[]): string => oids.map((o) => EKU_NAMES.get(o) ?? o).join(', ');
 
 export interface UsageFinding {
   ok: boolean;

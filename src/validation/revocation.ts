@@ -44,7 +44,7 @@ interface Context {
   cache?: RevocationCache;
 }
 
-const httpUrls = (urls: string[]): string[] => urls.filter((u) => /^https?:\/\//i.test(u));
+const httpUrls = (urls: readonly string[]): string[] => urls.filter((u) => /^https?:\/\//i.test(u));
 
 /** One source of status information for one certificate; undefined = nothing definitive from it. */
 type Source = () => Promise<StatusEvidence | undefined>;

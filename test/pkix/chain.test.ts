@@ -62,6 +62,13 @@ describe.each(['rsa-2048', 'ec-p256'] as const)('chain with %s keys', (alg) => {
     expect(encryption.cert.keyUsage).toEqual([alg === 'rsa-2048' ? 'keyEncipherment' : 'keyAgreement']);
   });
 
+  it('shares one parsed view per certificate, whose lists no caller can change', () => {
+    const again = parseCertificate(Buffer.from(signing.cert.der));
+    expect(again).toBe(parseCertificate(signing.cert.der));
+    expect(() => (again.emails as string[]).push('mallory@evil.example')).toThrow(TypeError);
+    expect(parseCertificate(signing.cert.der).emails).toEqual(['alice@bank.example']);
+  });
+
   it('openssl verify -purpose smimesign accepts the signing certificate', async (ctx) => {
     if (!hasOpenssl) return ctx.skip();
     const r = await run('openssl', [

@@ -89,7 +89,7 @@ export interface RecipientCertificate {
   kind: 'rsa' | 'ec' | 'x25519' | 'other';
   /** EC only: the named curve. */
   curve?: { name: 'P-256' | 'P-384'; oid: string; kdf: KdfHash };
-  keyUsage: string[];
+  keyUsage: readonly string[];
 }
 
 const CURVES = {
