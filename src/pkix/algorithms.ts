@@ -38,6 +38,26 @@ const ECDSA_OID: Record<HashAlgorithm, string> = {
 };
 export const HASH_LENGTH: Record<HashAlgorithm, number> = { sha256: 32, sha384: 48, sha512: 64 };
 
+/** A handful of distinct AlgorithmIdentifiers occur in practice: each is decoded once. */
+const algorithmIdentifiers = new DerCache<AlgorithmIdentifier>(256);
+
+/**
+ * Decode a DER AlgorithmIdentifier (Asn1Error when malformed). Every signature read carries one, so decoded
+ * values are cached by their bytes and shared: treat the result as read-only.
+ */
+export function parseAlgorithmIdentifier(
+  der: Uint8Array,
+  where = 'AlgorithmIdentifier',
+): AlgorithmIdentifier {
+  return algorithmIdentifiers.get(der, () => {
+    try {
+      return AsnConvert.parse(der, AlgorithmIdentifier);
+    } catch {
+      throw new Asn1Error(`${where}: malformed AlgorithmIdentifier`);
+    }
+  });
+}
+
 /** Digest, RSA v1.5 and ECDSA signature OIDs → their hash. SHA-1 is deliberately absent: we never accept it. */
 const HASH_BY_OID = new Map<string, HashAlgorithm>();
 for (const h of ['sha256', 'sha384', 'sha512'] as const) {

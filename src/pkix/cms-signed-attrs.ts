@@ -4,10 +4,14 @@
  * (content-type and message-digest attributes, signature over the DER signed attributes).
  */
 import { createHash } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import type { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import type { HashAlgorithm } from '../crypto/key-handle.js';
-import { hashFromOid, signatureAlgorithmId, verifySignature } from './algorithms.js';
+import {
+  hashFromOid,
+  parseAlgorithmIdentifier,
+  signatureAlgorithmId,
+  verifySignature,
+} from './algorithms.js';
 import { TAG, checkDer, oid, sequence, tlv, unsignedHex, type Tlv } from './der.js';
 import { DerCursor, decodeOid, readOid, readSmallInteger } from './der-fields.js';
 import { Asn1Error } from './errors.js';
@@ -135,12 +139,7 @@ function readSignerInfo(parent: DerCursor, t: Tlv, where: string): SignerInfoVie
     );
   }
   const sigAlgTlv = si.take(TAG.SEQUENCE, 'signatureAlgorithm');
-  let signatureAlgorithm: AlgorithmIdentifier;
-  try {
-    signatureAlgorithm = AsnConvert.parse(si.bytes(sigAlgTlv), AlgorithmIdentifier);
-  } catch {
-    throw new Asn1Error(`${where}: malformed signatureAlgorithm`);
-  }
+  const signatureAlgorithm = parseAlgorithmIdentifier(si.bytes(sigAlgTlv), `${where} signatureAlgorithm`);
   const signature = si.content(si.take(TAG.OCTET_STRING, 'signature'));
   si.optional(0xa1); // unsignedAttrs
   si.end();

@@ -7,10 +7,9 @@
  * those with the per-answer CertID/status/time bytes and the signature.
  */
 import { createHash } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import type { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import type { HashAlgorithm, KeyHandle } from '../crypto/key-handle.js';
-import { verifySignature } from './algorithms.js';
+import { parseAlgorithmIdentifier, verifySignature } from './algorithms.js';
 import { parseCertificate, signatureAlgorithmDer, type ParsedCertificate } from './certificate.js';
 import { REASON_CODES, type RevocationReason } from './crl.js';
 import {
@@ -547,7 +546,7 @@ function checkSignature(spki: Buffer, sigAlgDer: Buffer, tbs: Buffer, sigBits: B
   if (sigBits[0] !== 0) return false; // a signature is a whole number of bytes
   let alg: AlgorithmIdentifier;
   try {
-    alg = AsnConvert.parse(sigAlgDer, AlgorithmIdentifier);
+    alg = parseAlgorithmIdentifier(sigAlgDer);
   } catch {
     return false;
   }

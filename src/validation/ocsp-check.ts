@@ -5,9 +5,8 @@
  * one and the responder echoed any.
  */
 import { createHash } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
-import { verifySignature } from '../pkix/algorithms.js';
+import type { AlgorithmIdentifier } from '@peculiar/asn1-x509';
+import { parseAlgorithmIdentifier, verifySignature } from '../pkix/algorithms.js';
 import { isIssuedBy, parseCertificate, type ParsedCertificate } from '../pkix/certificate.js';
 import { TAG, readTlv } from '../pkix/der.js';
 import { DerCursor } from '../pkix/der-fields.js';
@@ -48,10 +47,7 @@ function signedParts(der: Buffer): { tbs: Buffer; alg: AlgorithmIdentifier; sign
   const basicDer = bytes.content(bytes.take(TAG.OCTET_STRING, 'response'));
   const basic = new DerCursor(basicDer, readTlv(basicDer, 0, basicDer.length), 'BasicOCSPResponse');
   const tbs = basic.bytes(basic.take(TAG.SEQUENCE, 'tbsResponseData'));
-  const alg = AsnConvert.parse(
-    basic.bytes(basic.take(TAG.SEQUENCE, 'signatureAlgorithm')),
-    AlgorithmIdentifier,
-  );
+  const alg = parseAlgorithmIdentifier(basic.bytes(basic.take(TAG.SEQUENCE, 'signatureAlgorithm')));
   const bits = basic.content(basic.take(TAG.BIT_STRING, 'signature'));
   return { tbs, alg, signature: bits.subarray(1) };
 }

@@ -1,4 +1,4 @@
-import { constants, createHash, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, hkdfSync, publicEncrypt, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   implicitRejectionKey,
@@ -78,6 +78,17 @@ describe('rsaPkcs1v15Decrypt', () => {
       return first.toString('hex');
     });
     expect(new Set(outputs).size).toBe(3); // different ciphertexts → unrelated keys
+  });
+
+  it('derives the synthetic key as RFC 5869 HKDF-SHA256 (the same bytes as node:crypto hkdfSync)', () => {
+    const info = Buffer.from('sealpost rsa pkcs1 implicit rejection');
+    for (const length of [1, 16, 24, 32, 33, 64, 100]) {
+      const secret = randomBytes(32);
+      const c = randomBytes(256);
+      expect(implicitRejectionKey(secret, c, length)).toEqual(
+        Buffer.from(hkdfSync('sha256', c, secret, info, length)),
+      );
+    }
   });
 
   it('never throws: wrong length, zero, and ≥ modulus ciphertexts give a synthetic key', () => {

@@ -6,11 +6,10 @@
  * usage and address checks belong to the validation layer; the result exposes what it needs.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import type { HashAlgorithm, KeyHandle } from '../../crypto/key-handle.js';
 import { defaultHashFor, isRsa } from '../../crypto/key-handle.js';
-import { digestAlgorithmId, hashFromOid } from '../algorithms.js';
+import { digestAlgorithmId, hashFromOid, parseAlgorithmIdentifier } from '../algorithms.js';
 import { parseCertificate, signatureAlgorithmDer, type ParsedCertificate } from '../certificate.js';
 import { encodeAttribute, verifySignerSignature, type SignerId } from '../cms-signed-attrs.js';
 import {
@@ -398,11 +397,7 @@ function readSignerInfo(parent: BerCursor, node: BerNode, where: string): CmsSig
     info.signedAttributes = readAttributes(derCursor(info.signedAttrs, `${where} signedAttrs`));
   }
   const algorithm = si.take(TAG.SEQUENCE, 'signatureAlgorithm');
-  try {
-    info.signatureAlgorithm = AsnConvert.parse(si.bytes(algorithm), AlgorithmIdentifier);
-  } catch {
-    throw new Asn1Error(`${where}: malformed signatureAlgorithm`);
-  }
+  info.signatureAlgorithm = parseAlgorithmIdentifier(si.bytes(algorithm), `${where} signatureAlgorithm`);
   const signature = si.any('signature');
   if ((signature.tag & 0xdf) !== TAG.OCTET_STRING)
     throw new Asn1Error(`${where}: signature is not an OCTET STRING`);
