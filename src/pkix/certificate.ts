@@ -598,44 +598,47 @@ function certificateView(core: CertificateCore): ParsedCertificate {
   };
 }
 
-/** Canonical form for name comparison when the encodings differ (RFC 5280 §7.1, simplified: case and spaces). */
-function normalizedName(name: Name): string {
-  return nameToString(name).toLowerCase().replace(/\s+/g, ' ');
+const normalizedNames = new WeakMap<ParsedCertificate, { issuer?: string; subject?: string }>();
+
+/**
+ * A certificate's issuer or subject in canonical form, for name comparison when the encodings differ (RFC 5280
+ * §7.1, simplified: case and spaces). Computed once per certificate: path building compares names constantly.
+ */
+export function normalizedName(cert: ParsedCertificate, which: 'issuer' | 'subject'): string {
+  let names = normalizedNames.get(cert);
+  if (!names) normalizedNames.set(cert, (names = {}));
+  return (names[which] ??= (which === 'issuer' ? cert.issuerString : cert.subjectString)
+    .toLowerCase()
+    .replace(/\s+/g, ' '));
+}
+
+/** Does `child` name `candidate`'s subject as its issuer (same DER, or the same name encoded differently)? */
+export function issuerNameMatches(child: ParsedCertificate, candidate: ParsedCertificate): boolean {
+  return (
+    child.issuerDer.equals(candidate.subjectDer) ||
+    normalizedName(child, 'issuer') === normalizedName(candidate, 'subject')
+  );
 }
 
 /** True when `issuer`'s subject matches `child`'s issuer and `issuer`'s key verifies `child`'s signature. */
 export function isIssuedBy(child: ParsedCertificate, issuer: ParsedCertificate): boolean {
-  const sameName =
-    child.issuerDer.equals(issuer.subjectDer) ||
-    normalizedName(child.issuer) === normalizedName(issuer.subject);
-  return sameName && issuerKeySigned(child, issuer);
+  return issuerNameMatches(child, issuer) && issuerKeySigned(child, issuer);
 }
 
 /**
- * Certificate signature checks by (certificate, issuer key): path building checks the same CA links for every
- * message verified, and the answer for given bytes never changes.
+ * Certificate signature checks by (certificate, issuer): path building checks the same CA links for every
+ * message verified, and the answer for given bytes never changes. Parsed certificates are shared views (one per
+ * distinct DER), so the views themselves are the keys.
  */
-const certificateSignatureChecks = new DerCache<boolean>(1024);
+const certificateSignatureChecks = new WeakMap<ParsedCertificate, WeakMap<ParsedCertificate, boolean>>();
 
 function issuerKeySigned(child: ParsedCertificate, issuer: ParsedCertificate): boolean {
-  // The key holds everything the answer depends on: algorithm, signed bytes, signature and key.
-  const algorithm = child.signatureAlgorithm;
-  const parameters = algorithm.parameters;
-  const algorithmKey = `${algorithm.algorithm}:${parameters ? Buffer.from(parameters).toString('hex') : String(parameters)};`;
-  const key = Buffer.concat([
-    Buffer.from(algorithmKey, 'latin1'),
-    lengthPrefixed(child.tbs),
-    lengthPrefixed(child.signature),
-    issuer.spki,
-  ]);
-  return certificateSignatureChecks.get(key, () =>
-    verifySignature(issuer.spki, algorithm, child.tbs, child.signature),
-  );
-}
-
-/** `bytes` after its 4-byte length, so that concatenated fields cannot shift into each other. */
-function lengthPrefixed(bytes: Buffer): Buffer {
-  const length = Buffer.allocUnsafe(4);
-  length.writeUInt32BE(bytes.length);
-  return Buffer.concat([length, bytes]);
+  let byIssuer = certificateSignatureChecks.get(child);
+  if (!byIssuer) certificateSignatureChecks.set(child, (byIssuer = new WeakMap()));
+  let signed = byIssuer.get(issuer);
+  if (signed === undefined) {
+    signed = verifySignature(issuer.spki, child.signatureAlgorithm, child.tbs, child.signature);
+    byIssuer.set(issuer, signed);
+  }
+  return signed;
 }

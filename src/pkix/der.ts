@@ -283,13 +283,24 @@ export function asAsn1Error<T>(what: string, fn: () => T): T {
  * caller editing its buffer later cannot alias another entry. Bounded: the least recently used entry goes
  * first. A computation that throws is not remembered.
  */
+interface DerCacheEntry<T> {
+  bytes: Buffer;
+  value: T;
+}
+
 export class DerCache<T> {
-  private readonly entries = new Map<string, T>();
+  /**
+   * Entries by a short fingerprint of their bytes (length, head and tail: hashing a short string is cheap, a
+   * whole certificate's is not), each bucket holding the full bytes, compared on every hit: a fingerprint
+   * collision (even a crafted one) is a miss, never a wrong answer.
+   */
+  private readonly entries = new Map<string, DerCacheEntry<T>[]>();
+  private size = 0;
   /**
    * The same Buffer objects come back again and again (a certificate passed from one layer to the next): they
    * are recognised by identity, with a private copy of their bytes to notice a caller editing them since.
    */
-  private readonly recent = new WeakMap<Uint8Array, { bytes: Buffer; value: T }>();
+  private readonly recent = new WeakMap<Uint8Array, DerCacheEntry<T>>();
 
   constructor(private readonly limit: number) {}
 
@@ -297,18 +308,34 @@ export class DerCache<T> {
     const seen = this.recent.get(der);
     if (seen && seen.bytes.equals(der)) return seen.value;
     const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
-    const key = bytes.toString('latin1');
-    let value = this.entries.get(key);
-    if (value !== undefined)
-      this.entries.delete(key); // re-inserted below: Map order is the recency order
-    else {
-      value = compute();
-      if (this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value as string);
+    const key = fingerprint(bytes);
+    const bucket = this.entries.get(key) ?? [];
+    let entry = bucket.find((e) => e.bytes.equals(bytes));
+    this.entries.delete(key); // re-inserted below: Map order is the recency order
+    if (!entry) {
+      entry = { bytes: Buffer.from(bytes), value: compute() };
+      if (this.size >= this.limit) this.evictOldest();
+      this.size++;
     }
-    this.entries.set(key, value);
-    this.recent.set(der, { bytes: Buffer.from(bytes), value });
-    return value;
+    this.entries.set(key, bucket[0] === entry ? bucket : [entry, ...bucket.filter((e) => e !== entry)]);
+    this.recent.set(der, entry);
+    return entry.value;
   }
+
+  private evictOldest(): void {
+    const oldest = this.entries.entries().next().value;
+    if (!oldest) return;
+    const [key, bucket] = oldest;
+    bucket.pop();
+    this.size--;
+    if (bucket.length === 0) this.entries.delete(key);
+  }
+}
+
+/** Length, first 16 and last 48 bytes (a certificate's tail is its signature: distinct per certificate). */
+function fingerprint(bytes: Buffer): string {
+  if (bytes.length <= 64) return bytes.toString('latin1');
+  return `${bytes.length}:${bytes.toString('latin1', 0, 16)}${bytes.toString('latin1', bytes.length - 48)}`;
 }
 
 // ---------------------------------------------------------------- primitive decoders

@@ -5,8 +5,7 @@
  * CAs yield several paths. A certificate never appears twice in one path, so loops are impossible; depth and
  * the total number of signature checks are bounded so hostile pools stay cheap.
  */
-import { isIssuedBy, type ParsedCertificate } from '../pkix/certificate.js';
-import { nameToString } from '../pkix/name.js';
+import { isIssuedBy, issuerNameMatches, type ParsedCertificate } from '../pkix/certificate.js';
 
 /** At most this many certificates in a path, leaf and anchor included. */
 export const MAX_PATH_LENGTH = 8;
@@ -27,16 +26,6 @@ export interface PathSearch {
 export interface IssuerSource {
   /** Extra candidates for `cert`'s issuer, e.g. fetched from its AIA caIssuers URL. */
   (cert: ParsedCertificate): Promise<ParsedCertificate[]>;
-}
-
-const normalizedName = (c: ParsedCertificate, which: 'issuer' | 'subject'): string =>
-  nameToString(c[which]).toLowerCase().replace(/\s+/g, ' ');
-
-function nameMatches(child: ParsedCertificate, candidate: ParsedCertificate): boolean {
-  return (
-    child.issuerDer.equals(candidate.subjectDer) ||
-    normalizedName(child, 'issuer') === normalizedName(candidate, 'subject')
-  );
 }
 
 /** 0 = AKI and SKI agree, 1 = one of them missing, 2 = both present and different (tried last). */
@@ -62,12 +51,12 @@ export async function buildPaths(
   const fetched = new Set<string>();
 
   const candidatesFor = async (cert: ParsedCertificate): Promise<ParsedCertificate[]> => {
-    let found = [...anchors, ...pool].filter((c) => nameMatches(cert, c));
+    let found = [...anchors, ...pool].filter((c) => issuerNameMatches(cert, c));
     if (found.length === 0 && moreIssuers && !fetched.has(cert.der.toString('base64'))) {
       fetched.add(cert.der.toString('base64'));
       const extra = await moreIssuers(cert);
       pool.push(...extra);
-      found = extra.filter((c) => nameMatches(cert, c));
+      found = extra.filter((c) => issuerNameMatches(cert, c));
     }
     // Anchors before untrusted certificates at equal key-id rank: shorter, trusted paths first.
     return found

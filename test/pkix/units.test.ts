@@ -10,7 +10,7 @@ import {
   verifySignature,
 } from '../../src/pkix/algorithms.js';
 import { randomSerial } from '../../src/pkix/certificate.js';
-import { decodeOid, integer, oid, time } from '../../src/pkix/der.js';
+import { DerCache, decodeOid, integer, oid, time } from '../../src/pkix/der.js';
 import { Asn1Error } from '../../src/pkix/errors.js';
 import { buildName, nameToString } from '../../src/pkix/name.js';
 import { fromPem, pemOrDer, toPem } from '../../src/pkix/pem.js';
@@ -61,6 +61,33 @@ describe('names', () => {
   });
   it('rejects a country that is not two capital letters', () => {
     expect(() => buildName({ country: 'Germany' })).toThrow(/two-letter/);
+  });
+});
+
+describe('DerCache', () => {
+  it('keeps inputs that share length, head and tail apart, and notices a buffer edited after use', () => {
+    const cache = new DerCache<string>(8);
+    const a = Buffer.alloc(200, 0x41);
+    const b = Buffer.from(a);
+    b[100] = 0x42; // same fingerprint, different bytes
+    expect(cache.get(a, () => 'a')).toBe('a');
+    expect(cache.get(b, () => 'b')).toBe('b');
+    expect(cache.get(Buffer.from(a), () => 'again')).toBe('a');
+    expect(cache.get(Buffer.from(b), () => 'again')).toBe('b');
+    a[100] = 0x42; // the caller edits its buffer: it now has b's bytes
+    expect(cache.get(a, () => 'again')).toBe('b');
+  });
+
+  it('holds at most its limit, dropping the least recently used', () => {
+    const cache = new DerCache<number>(3);
+    const input = (i: number) => Buffer.alloc(100, i);
+    for (let i = 0; i < 3; i++) cache.get(input(i), () => i);
+    cache.get(input(0), () => -1); // 0 is now the most recent
+    cache.get(input(3), () => 3); // evicts 1
+    let computed = 0;
+    for (const i of [0, 2, 3]) cache.get(input(i), () => ++computed);
+    expect(computed).toBe(0);
+    expect(cache.get(input(1), () => 42)).toBe(42);
   });
 });
 
