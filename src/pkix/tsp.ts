@@ -583,6 +583,20 @@ function failInfoNames(bits: Buffer): string {
   return names.join(',');
 }
 
+/**
+ * Read a TimeStampToken (ContentInfo DER) without checking its signature: for tokens already verified where they
+ * crossed a trust boundary (the TSA client verifies every reply) or made in process. Malformed → TspVerifyError.
+ */
+export function readTimeStampToken(token: Uint8Array): ParsedTimeStampToken {
+  try {
+    return readToken(Buffer.from(token)).parsed;
+  } catch (e) {
+    if (e instanceof Asn1Error)
+      throw new TspVerifyError('malformed', `malformed timestamp token: ${e.message}`);
+    throw e;
+  }
+}
+
 // ------------------------------------------------------------------------------------------ verification
 
 /**

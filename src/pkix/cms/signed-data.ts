@@ -29,7 +29,7 @@ import { DerCursor } from '../der-fields.js';
 import { Asn1Error } from '../errors.js';
 import { essCertIdMatches } from '../ess.js';
 import { OID_ALG, OID_CT } from '../oids.js';
-import { TspVerifyError, verifyTimeStampToken } from '../tsp.js';
+import { TspVerifyError, readTimeStampToken, verifyTimeStampToken } from '../tsp.js';
 import { BerCursor, readBerRoot, type BerNode } from './ber.js';
 import {
   OID_SIGNATURE_TIMESTAMP_TOKEN,
@@ -229,19 +229,27 @@ function signingHash(o: SignOptions): HashAlgorithm {
   return 'sha512';
 }
 
-/** Ask for the token and check it is one over this signature before embedding it. */
+/**
+ * Ask for the token and check it is one over this signature before embedding it. The token's own signature is
+ * checked where the token crosses a trust boundary: the TSA client (net/tsa-client.ts) verifies every reply it
+ * accepts, so a callback returns a verified token, or one from an in-process TimeStampSigner, which needs no
+ * check against the key that has just made it. The verifier of the message checks it again in any case.
+ */
 async function fetchTimestamp(
   get: (signature: Buffer) => Promise<Buffer>,
   signature: Buffer,
 ): Promise<Buffer> {
   const token = await get(signature);
+  let parsed;
   try {
-    verifyTimeStampToken(token, { data: signature });
+    parsed = readTimeStampToken(token);
   } catch (e) {
-    // A token without the TSA certificate cannot be checked here, but is still a valid token to embed.
-    if (!(e instanceof TspVerifyError) || e.reason !== 'signer-not-found') {
-      throw new CmsSignedDataError(`the timestamp token is not usable: ${(e as Error).message}`);
-    }
+    throw new CmsSignedDataError(`the timestamp token is not usable: ${(e as Error).message}`);
+  }
+  if (!createHash(parsed.hash).update(signature).digest().equals(parsed.messageImprint)) {
+    throw new CmsSignedDataError(
+      'the timestamp token is not usable: it timestamps different data (message imprint mismatch)',
+    );
   }
   return token;
 }

@@ -230,6 +230,16 @@ describe('errors say what to do', () => {
       /Buffer/,
     );
   });
+  it("embeds a callback token after checking only its imprint (its signature is the TSA client's and the verifier's job)", async () => {
+    const damaged = async (signature: Buffer) => {
+      const token = await tsaFor(tsa)(signature);
+      return flip(token, token.length - 2); // inside the TSA signature, the last element
+    };
+    const der = await signData(CONTENT, options('ec-p256', { timestamp: damaged }));
+    const check = (await verifySignedData(der, { content: CONTENT })).signers[0]!;
+    expect(check.signatureValid).toBe(true);
+    expect(check.timestamp).toMatchObject({ valid: false });
+  });
   it('refuses a timestamp token over other data', async () => {
     const wrong = inProcessTsaOver(tsa, Buffer.from('something else'));
     await expect(signData(CONTENT, options('ec-p256', { timestamp: wrong }))).rejects.toThrow(
