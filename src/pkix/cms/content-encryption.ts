@@ -3,14 +3,8 @@
  * Triple-DES-CBC and RC2-CBC for reading legacy messages only (RFC 3370 §5.1, §5.2; never written). RC2 is
  * what PDFBox puts in the /Recipients envelopes of public-key-encrypted PDFs.
  */
-import {
-  createCipheriv,
-  createDecipheriv,
-  randomBytes,
-  type Cipher,
-  type CipherGCM,
-  type DecipherGCM,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, type Cipher, type CipherGCM, type DecipherGCM } from 'node:crypto';
+import { randomBytesPooled } from '../../crypto/random-pool.js';
 import { integer, octetString, oid, sequence } from '../der.js';
 import { Asn1Error } from '../errors.js';
 import type { BerCursor, BerNode } from './ber.js';
@@ -77,9 +71,9 @@ export interface ContentEncryption {
 
 /** A fresh random key and IV for `cipher`, ready to encrypt a stream of content. */
 export function startContentEncryption(cipher: ContentCipher): ContentEncryption {
-  const key = randomBytes(CONTENT_KEY_LENGTH[cipher]);
+  const key = randomBytesPooled(CONTENT_KEY_LENGTH[cipher]);
   if (isAead(cipher)) {
-    const nonce = randomBytes(GCM_NONCE_LENGTH);
+    const nonce = randomBytesPooled(GCM_NONCE_LENGTH);
     const gcm: CipherGCM = createCipheriv(cipher as 'aes-256-gcm', key, nonce, {
       authTagLength: GCM_TAG_LENGTH,
     });
@@ -94,7 +88,7 @@ export function startContentEncryption(cipher: ContentCipher): ContentEncryption
       tag: () => gcm.getAuthTag(),
     };
   }
-  const iv = randomBytes(16);
+  const iv = randomBytesPooled(16);
   const cbc: Cipher = createCipheriv(cipher, key, iv);
   return {
     cipher,

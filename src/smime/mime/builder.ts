@@ -2,7 +2,7 @@
  * Builders for the S/MIME mail structures (RFC 8551 §3). Output uses CRLF everywhere, base64 in
  * 76-column lines, and random boundaries checked not to occur in the content they enclose.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytesPooled } from '../../crypto/random-pool.js';
 import { MimeBuildError } from './errors.js';
 import { encodeHeaderWords, parseParameterized } from './headers.js';
 import { encodeBase64Lines, encodeQuotedPrintable } from './transfer-encoding.js';
@@ -134,7 +134,7 @@ function withoutHeaders(entries: Array<[string, string]>, names: string[]): Arra
  */
 export function chooseBoundary(contents: readonly Uint8Array[]): string {
   for (let attempt = 0; attempt < 16; attempt++) {
-    const boundary = `----=_sp_${randomBytes(18).toString('base64url').replace(/-/g, '.')}`;
+    const boundary = `----=_sp_${randomBytesPooled(18).toString('base64url').replace(/-/g, '.')}`;
     const needle = Buffer.from(boundary, 'latin1');
     if (
       contents.every(
