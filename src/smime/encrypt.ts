@@ -13,7 +13,11 @@ import {
   writeChunks,
   type MessageStream,
 } from './message-stream.js';
+import { encodeBase64Lines } from './mime/index.js';
 import { pkcs7MimeHead } from './sign.js';
+
+/** Up to this size an in-memory entity is encrypted in one piece (see encryptStream). */
+const ONE_PIECE_BYTES = 256 * 1024;
 
 export interface SmimeEncryptOptions {
   recipients: EncryptionTarget[];
@@ -52,17 +56,22 @@ export async function encryptStream(m: MessageStream, o: SmimeEncryptOptions): P
     ...(m.entityLength !== undefined ? { contentLength: m.entityLength } : {}),
   });
   const smimeType = writer.contentType === 'authEnvelopedData' ? 'authEnveloped-data' : 'enveloped-data';
-  // Driven chunk by chunk from the entity's iterator: no Node stream in between, so a small message costs
-  // no more than its cryptography and a large one is still never held whole.
+  // Driven chunk by chunk from the entity's iterator: no Node stream in between, so a large message is never
+  // held whole.
   async function* ciphertext(): AsyncIterable<Buffer> {
     yield writer.head;
     // Each framed piece goes on as it is: base64Lines encodes it in place, no copy of the ciphertext.
     for await (const chunk of m.entity) yield* writer.update(chunk);
     yield* writer.final();
   }
+  // A small message in memory is encrypted and encoded in one piece each: per-chunk work (cipher calls, line
+  // carries across chunks) would cost more than its cryptography.
+  const onePiece = m.entityLength !== undefined && m.entityLength <= ONE_PIECE_BYTES;
   async function* entity(): AsyncIterable<Buffer> {
     yield pkcs7MimeHead(smimeType);
-    yield* base64Lines(ciphertext());
+    if (!onePiece) return yield* base64Lines(ciphertext());
+    const plaintext = await collect(m.entity);
+    yield encodeBase64Lines(Buffer.concat([writer.head, ...writer.update(plaintext), ...writer.final()]));
   }
   return { outer: m.outer, entity: entity() };
 }
