@@ -23,6 +23,7 @@ import {
   isStructuralField,
   MimeError,
   parseMime,
+  parseMimeHead,
   readProtectedHeaders,
   type MimeLimits,
   type MimePart,
@@ -147,9 +148,10 @@ export function restoreMessage(
   outerRoot: MimePart,
   entity: Buffer,
 ): { message: Buffer; headers: ProtectedHeaderView } {
+  // Only the entity's own header section matters here (protected headers, where the body starts).
   let inner: MimePart;
   try {
-    inner = parseMime(entity, { ...SMIME_LIMITS, maxTotalBytes: Math.max(entity.length, 1) });
+    inner = parseMimeHead(entity, SMIME_LIMITS);
   } catch (e) {
     if (e instanceof MimeError)
       throw new SmimeDecryptError(`the decrypted content is not MIME: ${e.message}`);

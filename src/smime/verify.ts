@@ -36,6 +36,7 @@ import {
   decodeBody,
   headerValue,
   parseMime,
+  parseMimeHead,
   partBytes,
   readProtectedHeaders,
   type MimePart,
@@ -181,8 +182,7 @@ export async function verifySignature(
   // RFC 9788 §4: with protected headers inside the signed content, its From is the one that counts.
   let from = fromAddress(headerValue(root, 'from'));
   try {
-    const inner = parseMime(content, { ...SMIME_LIMITS, maxTotalBytes: Math.max(content.length, 1) });
-    const view = readProtectedHeaders(inner, root.headers);
+    const view = readProtectedHeaders(parseMimeHead(content, SMIME_LIMITS), root.headers);
     if (view.source === 'protected')
       from = fromAddress(view.headers.find((h) => h.name.toLowerCase() === 'from')?.value);
   } catch {

@@ -80,6 +80,24 @@ export function parseMime(raw: Buffer, limits?: Partial<MimeLimits>): ParsedMime
   return { ...root, warnings: context.warnings };
 }
 
+/**
+ * The top-level part's header section and content type only, its body left unparsed: for callers that look at
+ * the top-level fields alone (protected headers, restoring a message), so a large body is not scanned for
+ * boundaries. Throws only MimeError subclasses.
+ */
+export function parseMimeHead(raw: Buffer, limits?: Partial<MimeLimits>): MimePart {
+  const effective: MimeLimits = { ...DEFAULT_MIME_LIMITS, ...limits };
+  const section = parseHeaderSection(raw, 0, raw.length, effective);
+  return {
+    headers: section.fields,
+    contentType: parseContentType(findHeader(section.fields, 'content-type'), 'text/plain'),
+    range: { start: 0, end: raw.length },
+    headerRange: section.range,
+    bodyRange: { start: section.bodyStart, end: raw.length },
+    depth: 0,
+  };
+}
+
 function parseEntity(
   context: ParseContext,
   start: number,
