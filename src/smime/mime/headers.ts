@@ -2,6 +2,7 @@
  * Header sections (RFC 5322 §2.2), parameterised fields (RFC 2045 §5.1 with RFC 2231 extensions) and
  * encoded words (RFC 2047). Every scanner here is a single forward pass: no backtracking on input.
  */
+import { isAscii } from 'node:buffer';
 import { MimeLimitError } from './errors.js';
 
 const CR = 0x0d;
@@ -42,16 +43,13 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Bytes of a header as text: UTF-8 when valid (RFC 6532), otherwise Latin-1 so no byte is lost. */
 export function headerBytesToString(bytes: Uint8Array): string {
-  for (const byte of bytes) {
-    if (byte >= 0x80) {
-      try {
-        return utf8.decode(bytes);
-      } catch {
-        return Buffer.from(bytes).toString('latin1');
-      }
-    }
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isAscii(view)) return view.toString('latin1');
+  try {
+    return utf8.decode(view);
+  } catch {
+    return view.toString('latin1');
   }
-  return Buffer.from(bytes).toString('latin1');
 }
 
 /** Finds the end of the line starting at `pos`: content end (before CR?LF) and the next line start. */
@@ -84,11 +82,16 @@ export function parseHeaderSection(
 
   const finish = (): void => {
     if (!current) return;
-    const parts: Uint8Array[] = [];
     const segs = current.segments;
-    for (let i = 0; i < segs.length; i += 2) parts.push(raw.subarray(segs[i], segs[i + 1]));
-    const name = Buffer.from(raw.subarray(current.start, current.nameEnd)).toString('latin1').trim();
-    const value = headerBytesToString(Buffer.concat(parts)).trim();
+    // Most fields are one line: its bytes are read in place; folded ones are unfolded into one buffer.
+    const valueBytes =
+      segs.length === 2
+        ? raw.subarray(segs[0], segs[1])
+        : Buffer.concat(
+            Array.from({ length: segs.length / 2 }, (_, i) => raw.subarray(segs[2 * i], segs[2 * i + 1])),
+          );
+    const name = latin1(raw, current.start, current.nameEnd).trim();
+    const value = headerBytesToString(valueBytes).trim();
     fields.push({ name, value, range: { start: current.start, end: current.end } });
     current = undefined;
   };
@@ -133,6 +136,11 @@ export function parseHeaderSection(
   }
   finish();
   return { fields, range: { start, end: sectionEnd }, bodyStart: Math.max(bodyStart, sectionEnd), warnings };
+}
+
+/** raw[start, end) as Latin-1 text, read in place. */
+function latin1(raw: Uint8Array, start: number, end: number): string {
+  return Buffer.from(raw.buffer, raw.byteOffset + start, end - start).toString('latin1');
 }
 
 function checkFieldSize(size: number, limits: HeaderLimits): void {
@@ -258,11 +266,9 @@ export function parseParameterized(text: string): ParameterizedValue {
   scan.skipCfws();
   const start = scan.pos;
   scan.skipTo(';');
-  const main = text
-    .slice(start, scan.pos)
-    .replace(/\([^()]*\)/g, '')
-    .replace(/\s+/g, '')
-    .toLowerCase();
+  let main = text.slice(start, scan.pos);
+  if (main.includes('(')) main = main.replace(/\([^()]*\)/g, '');
+  main = main.replace(/\s+/g, '').toLowerCase();
   const collected = new Map<string, RawParam[]>();
   while (!scan.done) {
     scan.pos++; // ';'
@@ -291,6 +297,8 @@ export function parseParameterized(text: string): ParameterizedValue {
 
 /** RFC 2231 §3–4: join numbered sections in order; the first extended one names the charset. */
 function joinRfc2231(sections: RawParam[]): string {
+  const only = sections.length === 1 ? sections[0] : undefined;
+  if (only && !only.extended) return only.value; // the usual case: one plain parameter
   const ordered = [...sections].sort((a, b) => a.section - b.section);
   let charset: string | undefined;
   const bytes: number[] = [];
