@@ -37,7 +37,7 @@ const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 export { decodeOid };
 
 export function readOid(c: DerCursor, what: string): string {
-  return decodeOid(c.content(c.take(TAG.OID, what)), `${c.where}: ${what}`);
+  return decodeOid(c.content(c.take(TAG.OID, what)), () => `${c.where}: ${what}`);
 }
 
 /** INTEGER content (two's complement) → bigint. */

@@ -343,12 +343,28 @@ function fingerprint(bytes: Buffer): string {
 /** Longest OID content we accept; real OIDs are far shorter and this bounds the arithmetic. */
 const MAX_OID_BYTES = 64;
 
-export function decodeOid(content: Uint8Array, where = 'OBJECT IDENTIFIER'): string {
+/** Decoded OIDs by their content bytes: a message names the same few dozen OIDs over and over. */
+const oidStrings = new Map<string, string>();
+const MAX_CACHED_OIDS = 4096;
+
+/** `where` names the field in an error; a function is only called when there is one. */
+export function decodeOid(content: Uint8Array, where: string | (() => string) = 'OBJECT IDENTIFIER'): string {
+  const key = Buffer.from(content.buffer, content.byteOffset, content.byteLength).toString('latin1');
+  let text = oidStrings.get(key);
+  if (text === undefined) {
+    text = decodeOidArcs(content, typeof where === 'string' ? () => where : where);
+    if (oidStrings.size >= MAX_CACHED_OIDS) oidStrings.clear();
+    oidStrings.set(key, text);
+  }
+  return text;
+}
+
+function decodeOidArcs(content: Uint8Array, where: () => string): string {
   if (content.length === 0 || content.length > MAX_OID_BYTES) {
-    throw new Asn1Error(`${where}: ${content.length} content bytes is not a valid OID length`);
+    throw new Asn1Error(`${where()}: ${content.length} content bytes is not a valid OID length`);
   }
   if (((content[content.length - 1] as number) & 0x80) !== 0)
-    throw new Asn1Error(`${where}: truncated OID arc`);
+    throw new Asn1Error(`${where()}: truncated OID arc`);
   const arcs: bigint[] = [];
   let value = 0n;
   for (const byte of content) {

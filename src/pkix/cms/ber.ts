@@ -116,7 +116,7 @@ export class BerCursor extends ElementCursor<BerNode> {
 
   oid(node: BerNode, what: string): string {
     if (node.tag !== 0x06) throw new Asn1Error(`${this.where}: ${what} is not an OBJECT IDENTIFIER`);
-    return decodeOid(this.content(node), `${this.where}: ${what}`);
+    return decodeOid(this.content(node), () => `${this.where}: ${what}`);
   }
 
   smallInteger(node: BerNode, what: string): number {
