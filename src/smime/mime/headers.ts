@@ -75,26 +75,10 @@ export function parseHeaderSection(
   const fields: HeaderField[] = [];
   const warnings: string[] = [];
   // Segments of the field being read: [start, contentEnd) of each physical line.
-  let current: { nameEnd: number; segments: number[]; start: number; end: number } | undefined;
+  let current: FieldInProgress | undefined;
   let pos = start;
   let sectionEnd = start;
   let bodyStart = end;
-
-  const finish = (): void => {
-    if (!current) return;
-    const segs = current.segments;
-    // Most fields are one line: its bytes are read in place; folded ones are unfolded into one buffer.
-    const valueBytes =
-      segs.length === 2
-        ? raw.subarray(segs[0], segs[1])
-        : Buffer.concat(
-            Array.from({ length: segs.length / 2 }, (_, i) => raw.subarray(segs[2 * i], segs[2 * i + 1])),
-          );
-    const name = latin1(raw, current.start, current.nameEnd).trim();
-    const value = headerBytesToString(valueBytes).trim();
-    fields.push({ name, value, range: { start: current.start, end: current.end } });
-    current = undefined;
-  };
 
   while (pos < end) {
     const { contentEnd, next } = lineAt(raw, pos, end);
@@ -121,7 +105,7 @@ export function parseHeaderSection(
       bodyStart = pos;
       break;
     }
-    finish();
+    if (current) fields.push(finishField(raw, current));
     if (fields.length >= limits.maxHeaderCount) {
       throw new MimeLimitError(
         'maxHeaderCount',
@@ -134,8 +118,32 @@ export function parseHeaderSection(
     sectionEnd = next;
     pos = next;
   }
-  finish();
+  if (current) fields.push(finishField(raw, current));
   return { fields, range: { start, end: sectionEnd }, bodyStart: Math.max(bodyStart, sectionEnd), warnings };
+}
+
+interface FieldInProgress {
+  nameEnd: number;
+  segments: number[];
+  start: number;
+  end: number;
+}
+
+/** The field read so far as a HeaderField: name, unfolded value, exact range. */
+function finishField(raw: Uint8Array, field: FieldInProgress): HeaderField {
+  const segs = field.segments;
+  // Most fields are one line: its bytes are read in place; folded ones are unfolded into one buffer.
+  const valueBytes =
+    segs.length === 2
+      ? raw.subarray(segs[0], segs[1])
+      : Buffer.concat(
+          Array.from({ length: segs.length / 2 }, (_, i) => raw.subarray(segs[2 * i], segs[2 * i + 1])),
+        );
+  return {
+    name: latin1(raw, field.start, field.nameEnd).trim(),
+    value: headerBytesToString(valueBytes).trim(),
+    range: { start: field.start, end: field.end },
+  };
 }
 
 /** raw[start, end) as Latin-1 text, read in place. */
