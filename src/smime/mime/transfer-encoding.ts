@@ -25,10 +25,43 @@ export function decodeBase64(input: Uint8Array): Buffer {
   // Node's native decoder has exactly these semantics (skips bytes outside the alphabet, stops at the first
   // pad; fuzzed against the loop below in the tests) except that it also reads the base64url letters '-' and
   // '_', which RFC 2045 says to ignore. Two native scans decide; the loop is only for bodies that have them.
-  if (bytes.indexOf(0x2d) === -1 && bytes.indexOf(0x5f) === -1) {
-    return Buffer.from(bytes.toString('latin1'), 'base64');
+  if (bytes.indexOf(0x2d) !== -1 || bytes.indexOf(0x5f) !== -1) return decodeBase64Tolerant(bytes);
+  if (bytes.length <= DECODE_BLOCK_BYTES) return Buffer.from(bytes.toString('latin1'), 'base64');
+  return decodeInBlocks(bytes);
+}
+
+/** Text decoded per native call (see decodeInBlocks). */
+const DECODE_BLOCK_BYTES = 80 * 1024;
+
+/**
+ * Large bodies are decoded a block of lines at a time into one output buffer: one string of a whole body would
+ * land in V8's large-object space and bring on a major collection every few messages. A block is only taken
+ * when it is regular: every line the same length L (a multiple of 4) and ended by CRLF, and its decoded size
+ * exactly 3/4 of its text, which proves no character in it was skipped or was a pad, so the next block starts
+ * on a 4-character boundary. From the first block that is not regular, the rest is decoded in one call.
+ */
+function decodeInBlocks(bytes: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(Math.floor((bytes.length * 3) / 4) + 3);
+  const lineChars = bytes.indexOf(CR);
+  const lineBytes = lineChars + 2;
+  const linesPerBlock = Math.floor(DECODE_BLOCK_BYTES / lineBytes);
+  let read = 0;
+  let written = 0;
+  if (lineChars > 0 && lineChars % 4 === 0) {
+    while (bytes.length - read > linesPerBlock * lineBytes) {
+      const end = read + linesPerBlock * lineBytes;
+      let regular = true;
+      for (let lineEnd = read + lineChars; lineEnd < end; lineEnd += lineBytes) {
+        if (bytes[lineEnd] !== CR || bytes[lineEnd + 1] !== LF) regular = false;
+      }
+      const expected = (linesPerBlock * lineChars * 3) / 4;
+      if (!regular || out.write(bytes.toString('latin1', read, end), written, 'base64') !== expected) break;
+      read = end;
+      written += expected;
+    }
   }
-  return decodeBase64Tolerant(bytes);
+  written += out.write(bytes.toString('latin1', read), written, 'base64');
+  return out.subarray(0, written);
 }
 
 /** decodeBase64 byte by byte: the reference semantics, and the path for bodies with '-' or '_' in them. */
@@ -89,27 +122,41 @@ export function base64LinesLength(length: number): number {
 const BASE64_LINE_CHARS = 76;
 
 /**
- * Base64 in lines of 76 characters, each ended by CRLF (RFC 2045 §6.8), in one allocation. Node's native
- * encoder writes the text into the tail of the output, then each line moves forward into place with
- * copyWithin (a memmove) followed by its CRLF: several times faster than encoding in a JavaScript loop.
- * A line never lands on text not yet moved: line i goes to 78·i, and its text sits at 2·lines + 76·i.
+ * Input bytes encoded per native call: 1024 lines. Each call's text (78 KB) stays a young-generation string; one
+ * string for a whole large body would land in V8's large-object space and bring on a major collection every few
+ * messages.
  */
+const BLOCK_BYTES = BASE64_LINE_BYTES * 1024;
+
+/** Base64 in lines of 76 characters, each ended by CRLF (RFC 2045 §6.8), in one allocation. */
 export function encodeBase64Lines(input: Uint8Array): Buffer {
   const data = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  const outLength = base64LinesLength(data.length);
-  const textLength = Math.ceil(data.length / 3) * 4;
-  const out = Buffer.allocUnsafe(outLength);
-  const textStart = outLength - textLength;
-  out.write(data.toString('base64'), textStart, 'latin1');
-  let written = 0;
-  for (let read = textStart; read < outLength; read += BASE64_LINE_CHARS) {
-    const end = Math.min(read + BASE64_LINE_CHARS, outLength);
+  const out = Buffer.allocUnsafe(base64LinesLength(data.length));
+  for (let start = 0, offset = 0; start < data.length; start += BLOCK_BYTES) {
+    offset = encodeBlock(out, offset, data.subarray(start, start + BLOCK_BYTES));
+  }
+  return out;
+}
+
+/**
+ * Encodes `block` (whole lines, but for the last block) into `out` at `offset`; returns where it ends. Node's
+ * native encoder writes the text into the tail of the block's region, then each line moves forward into place
+ * with copyWithin (a memmove) followed by its CRLF: several times faster than encoding in a JavaScript loop. A line
+ * never lands on text not yet moved: line i goes to 78·i, and its text sits at 2·lines + 76·i.
+ */
+function encodeBlock(out: Buffer, offset: number, block: Buffer): number {
+  const regionEnd = offset + base64LinesLength(block.length);
+  const textStart = regionEnd - Math.ceil(block.length / 3) * 4;
+  out.write(block.toString('base64'), textStart, 'latin1');
+  let written = offset;
+  for (let read = textStart; read < regionEnd; read += BASE64_LINE_CHARS) {
+    const end = Math.min(read + BASE64_LINE_CHARS, regionEnd);
     out.copyWithin(written, read, end);
     written += end - read;
     out[written++] = CR;
     out[written++] = LF;
   }
-  return out;
+  return regionEnd;
 }
 
 function hexValue(byte: number | undefined): number {

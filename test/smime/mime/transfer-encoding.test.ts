@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
@@ -54,11 +55,54 @@ describe('base64', () => {
       { maxLength: 200 },
     );
     fc.assert(
-      fc.property(fc.oneof(alphabetHeavy.map((c) => c.join('')), fc.string()), (text) => {
-        const input = Buffer.from(text, 'latin1');
-        expect(decodeBase64(input).toString('hex')).toBe(decodeBase64Tolerant(input).toString('hex'));
-      }),
+      fc.property(
+        fc.oneof(
+          alphabetHeavy.map((c) => c.join('')),
+          fc.string(),
+        ),
+        (text) => {
+          const input = Buffer.from(text, 'latin1');
+          expect(decodeBase64(input).toString('hex')).toBe(decodeBase64Tolerant(input).toString('hex'));
+        },
+      ),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('base64 of large bodies (encoded and decoded in blocks)', () => {
+  const lines = (data: Buffer, width: number) =>
+    (data.toString('base64').match(new RegExp(`.{1,${width}}`, 'g')) ?? []).map((l) => `${l}\r\n`).join('');
+
+  it('encodes across block boundaries exactly as one pass would', () => {
+    for (const n of [57 * 1024 - 1, 57 * 1024, 57 * 1024 + 1, 57 * 3000 + 17]) {
+      const data = randomBytes(n);
+      expect(encodeBase64Lines(data).toString('latin1')).toBe(lines(data, 76));
+    }
+  });
+
+  it('decodes regular and damaged large bodies exactly as the byte-by-byte reference does', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 90_000, max: 400_000 }),
+        fc.constantFrom(64, 76),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom(' ', '=', '*', '\n', '', 'AB', '\r\n')), {
+          maxLength: 3,
+        }),
+        (size, width, edits) => {
+          let text = lines(randomBytes(size), width);
+          for (const [at, insert] of edits) {
+            const i = at % text.length;
+            text =
+              insert === ''
+                ? text.slice(0, i) + text.slice(i + 1)
+                : text.slice(0, i) + insert + text.slice(i);
+          }
+          const input = Buffer.from(text, 'latin1');
+          expect(decodeBase64(input).equals(decodeBase64Tolerant(input))).toBe(true);
+        },
+      ),
+      { numRuns: 40 },
     );
   });
 });
