@@ -4,10 +4,17 @@ import { nameAttribute } from '../pkix/name.js';
 import { OID_AT } from '../pkix/oids.js';
 import type { Purpose } from './types.js';
 
-/** "CN=Alice" when the subject has a common name, else the whole RFC 4514 subject. */
+const labels = new WeakMap<ParsedCertificate, string>();
+
+/** "CN=Alice" when the subject has a common name, else the whole RFC 4514 subject (once per certificate). */
 export function certLabel(cert: ParsedCertificate): string {
-  const cn = nameAttribute(cert.subject, OID_AT.commonName);
-  return cn !== undefined ? `CN=${cn}` : cert.subjectString || '(empty subject)';
+  let label = labels.get(cert);
+  if (label === undefined) {
+    const cn = nameAttribute(cert.subject, OID_AT.commonName);
+    label = cn !== undefined ? `CN=${cn}` : cert.subjectString || '(empty subject)';
+    labels.set(cert, label);
+  }
+  return label;
 }
 
 /** The issuer's name in the same short form, for certificates whose issuer we could not find. */
