@@ -1,4 +1,11 @@
-import { constants, createHash, generateKeyPairSync, hkdfSync, publicEncrypt, randomBytes } from 'node:crypto';
+import {
+  constants,
+  createHash,
+  generateKeyPairSync,
+  hkdfSync,
+  publicEncrypt,
+  randomBytes,
+} from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   implicitRejectionKey,

@@ -108,7 +108,8 @@ function ensureTrailingCrlf(bytes: Buffer): Buffer {
 
 /** The header section of `part` made canonical, with only the fields `keep` accepts (all by default). */
 function headerSection(raw: Buffer, part: MimePart, keep?: (name: string) => boolean): Buffer {
-  if (!keep) return ensureTrailingCrlf(canonicalize(raw.subarray(part.headerRange.start, part.headerRange.end)));
+  if (!keep)
+    return ensureTrailingCrlf(canonicalize(raw.subarray(part.headerRange.start, part.headerRange.end)));
   const kept = part.headers.filter((field) => keep(field.name));
   return Buffer.concat(
     kept.map((field) => ensureTrailingCrlf(canonicalize(raw.subarray(field.range.start, field.range.end)))),
