@@ -3,21 +3,24 @@
  * RFC 5083) inside application/pkcs7-mime, streamed chunk by chunk. The sender is added as a recipient so the
  * sent copy stays readable; RFC 9788 header protection moves the real header fields inside and obscures Subject.
  */
-import { createEnvelopedDataWriter, type ContentCipher } from '../pkix/cms/enveloped-data.js';
+import {
+  createEnvelopedDataWriter,
+  type ContentCipher,
+  type EnvelopedDataWriter,
+} from '../pkix/cms/enveloped-data.js';
 import { chooseAlgorithms, type AlgorithmChoice, type EncryptionTarget } from './algorithms.js';
 import {
   base64Lines,
-  collect,
+  chunksOf,
+  collectMessage,
   openMessageStream,
+  outerBytes,
   serializeMessage,
   writeChunks,
   type MessageStream,
 } from './message-stream.js';
-import { encodeBase64Lines } from './mime/index.js';
+import { base64LinesLength, encodeBase64LinesInto, type SmimeType } from './mime/index.js';
 import { pkcs7MimeHead } from './sign.js';
-
-/** Up to this size an in-memory entity is encrypted in one piece (see encryptStream). */
-const ONE_PIECE_BYTES = 256 * 1024;
 
 export interface SmimeEncryptOptions {
   recipients: EncryptionTarget[];
@@ -56,6 +59,7 @@ export async function encryptStream(m: MessageStream, o: SmimeEncryptOptions): P
     ...(m.entityLength !== undefined ? { contentLength: m.entityLength } : {}),
   });
   const smimeType = writer.contentType === 'authEnvelopedData' ? 'authEnveloped-data' : 'enveloped-data';
+  if (m.pieces) return assembleInMemory(m, m.pieces, writer, smimeType);
   // Driven chunk by chunk from the entity's iterator: no Node stream in between, so a large message is never
   // held whole.
   async function* ciphertext(): AsyncIterable<Buffer> {
@@ -64,22 +68,40 @@ export async function encryptStream(m: MessageStream, o: SmimeEncryptOptions): P
     for await (const chunk of m.entity) yield* writer.update(chunk);
     yield* writer.final();
   }
-  // A small message in memory is encrypted and encoded in one piece each: per-chunk work (cipher calls, line
-  // carries across chunks) would cost more than its cryptography.
-  const onePiece = m.entityLength !== undefined && m.entityLength <= ONE_PIECE_BYTES;
   async function* entity(): AsyncIterable<Buffer> {
     yield pkcs7MimeHead(smimeType);
-    if (!onePiece) return yield* base64Lines(ciphertext());
-    const plaintext = await collect(m.entity);
-    yield encodeBase64Lines(Buffer.concat([writer.head, ...writer.update(plaintext), ...writer.final()]));
+    yield* base64Lines(ciphertext());
   }
   return { outer: m.outer, entity: entity() };
+}
+
+/**
+ * An entity in memory is encrypted in one synchronous step and its base64 written straight into the buffer of
+ * the whole message (outer fields, Content-* fields, encoded envelope): no intermediate encoded copy, no join at
+ * the end, and concurrent messages do not interleave their large buffers.
+ */
+function assembleInMemory(
+  m: MessageStream,
+  pieces: readonly Buffer[],
+  writer: EnvelopedDataWriter,
+  smimeType: SmimeType,
+): MessageStream {
+  const der = [writer.head, ...pieces.flatMap((piece) => writer.update(piece)), ...writer.final()];
+  const derLength = der.reduce((n, piece) => n + piece.length, 0);
+  const outer = outerBytes(m.outer);
+  const head = pkcs7MimeHead(smimeType);
+  const whole = Buffer.allocUnsafe(outer.length + head.length + base64LinesLength(derLength));
+  outer.copy(whole, 0);
+  head.copy(whole, outer.length);
+  encodeBase64LinesInto(whole, outer.length + head.length, der);
+  const entity = whole.subarray(outer.length);
+  return { outer: m.outer, entity: chunksOf([entity]), entityLength: entity.length, pieces: [entity], whole };
 }
 
 /** Encrypt a whole message in memory; returns the encrypted message. */
 export async function encryptMessage(message: Buffer, o: SmimeEncryptOptions): Promise<Buffer> {
   const m = await openMessageStream(message, o.protectHeaders ? { protectHeaders: 'cipher' } : {});
-  return collect(serializeMessage(await encryptStream(m, o)));
+  return collectMessage(await encryptStream(m, o));
 }
 
 /** Encrypt a message file into another file, streaming. */

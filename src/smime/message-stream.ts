@@ -36,6 +36,10 @@ export interface MessageStream {
   entity: AsyncIterable<Buffer>;
   /** The entity's length in bytes, when known before it is read (in-memory messages): lets CMS use DER. */
   entityLength?: number;
+  /** In memory: the entity's pieces, in order (the same bytes `entity` yields). */
+  pieces?: readonly Buffer[];
+  /** The whole serialised message, when a stage built it in one buffer (collectMessage returns it as is). */
+  whole?: Buffer;
 }
 
 /** Up to this size a message is handled in memory, where every body can be re-encoded 7-bit safe. */
@@ -81,7 +85,7 @@ function prepareInMemory(message: Buffer, o: OpenOptions): MessageStream {
 }
 
 function inPieces(outer: MessageHeaders, pieces: readonly Buffer[]): MessageStream {
-  return { outer, entity: chunksOf(pieces), entityLength: pieces.reduce((n, p) => n + p.length, 0) };
+  return { outer, entity: chunksOf(pieces), entityLength: pieces.reduce((n, p) => n + p.length, 0), pieces };
 }
 
 /**
@@ -164,7 +168,7 @@ async function assertSevenBitBody(path: string, start: number): Promise<void> {
   }
 }
 
-async function* chunksOf(pieces: readonly Buffer[]): AsyncIterable<Buffer> {
+export async function* chunksOf(pieces: readonly Buffer[]): AsyncIterable<Buffer> {
   yield* pieces;
 }
 
@@ -215,10 +219,21 @@ export async function* base64Lines(chunks: AsyncIterable<Buffer>): AsyncIterable
   if (carry.length) yield encodeBase64Lines(carry);
 }
 
+/** The outer fields as they head the serialised message (MIME-Version added when absent). */
+export function outerBytes(outer: MessageHeaders): Buffer {
+  return outer.join(Buffer.alloc(0));
+}
+
 /** The whole message: outer fields (plus MIME-Version), then the entity. */
 export async function* serializeMessage(m: MessageStream): AsyncIterable<Buffer> {
-  yield m.outer.join(Buffer.alloc(0));
+  if (m.whole) return yield m.whole;
+  yield outerBytes(m.outer);
   yield* m.entity;
+}
+
+/** The whole message in one buffer: the one a stage already built, or the pieces joined. */
+export async function collectMessage(m: MessageStream): Promise<Buffer> {
+  return m.whole ?? collect(serializeMessage(m));
 }
 
 export async function collect(

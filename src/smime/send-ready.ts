@@ -7,7 +7,7 @@ import type { ContentCipher } from '../pkix/cms/enveloped-data.js';
 import type { AlgorithmChoice, EncryptionTarget } from './algorithms.js';
 import { encryptStream } from './encrypt.js';
 import {
-  collect,
+  collectMessage,
   inMemory,
   openMessageStream,
   serializeMessage,
@@ -56,7 +56,7 @@ async function sendReadyStream(input: MessageInput, o: SendReadyOptions): Promis
 }
 
 export async function sendReadyMessage(message: Buffer, o: SendReadyOptions): Promise<Buffer> {
-  return collect(serializeMessage(await sendReadyStream(message, o)));
+  return collectMessage(await sendReadyStream(message, o));
 }
 
 export async function sendReadyFile(input: string, output: string, o: SendReadyOptions): Promise<void> {

@@ -19,6 +19,7 @@ import { chainWithoutRoot, type SmimeCredential } from './credentials.js';
 import {
   SmimeMessageError,
   collect,
+  collectMessage,
   openMessageStream,
   serializeMessage,
   writeChunks,
@@ -181,7 +182,7 @@ function lastBytes(tail: Buffer, chunk: Buffer, n: number): Buffer {
 /** Sign a whole message (RFC 5322, any line endings) in memory; returns the signed message. */
 export async function signMessage(message: Buffer, o: SmimeSignOptions): Promise<Buffer> {
   const m = await openMessageStream(message, { sevenBit: true });
-  return collect(serializeMessage(signStream(m, o)));
+  return collectMessage(signStream(m, o));
 }
 
 /** Sign a message file into another file, streaming (large attachments are never held in memory). */

@@ -139,6 +139,31 @@ export function encodeBase64Lines(input: Uint8Array): Buffer {
 }
 
 /**
+ * encodeBase64Lines of the concatenation of `pieces`, written into `target` at `offset` (which must have
+ * base64LinesLength(total) bytes free there); returns where it ends. Only the few bytes that complete a line
+ * across two pieces are copied.
+ */
+export function encodeBase64LinesInto(target: Buffer, offset: number, pieces: readonly Uint8Array[]): number {
+  let carry = Buffer.alloc(0);
+  for (const piece of pieces) {
+    let rest = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    if (carry.length > 0) {
+      const fill = Math.min(BASE64_LINE_BYTES - carry.length, rest.length);
+      carry = Buffer.concat([carry, rest.subarray(0, fill)]);
+      rest = rest.subarray(fill);
+      if (carry.length < BASE64_LINE_BYTES) continue;
+      offset = encodeBlock(target, offset, carry);
+    }
+    const whole = rest.length - (rest.length % BASE64_LINE_BYTES);
+    for (let start = 0; start < whole; start += BLOCK_BYTES) {
+      offset = encodeBlock(target, offset, rest.subarray(start, Math.min(start + BLOCK_BYTES, whole)));
+    }
+    carry = Buffer.from(rest.subarray(whole));
+  }
+  return carry.length > 0 ? encodeBlock(target, offset, carry) : offset;
+}
+
+/**
  * Encodes `block` (whole lines, but for the last block) into `out` at `offset`; returns where it ends. Node's
  * native encoder writes the text into the tail of the block's region, then each line moves forward into place
  * with copyWithin (a memmove) followed by its CRLF: several times faster than encoding in a JavaScript loop. A line

@@ -9,7 +9,9 @@ import {
   decodeBase64Tolerant,
   decodeBody,
   decodeQuotedPrintable,
+  base64LinesLength,
   encodeBase64Lines,
+  encodeBase64LinesInto,
   encodeQuotedPrintable,
   headerValue,
   isSevenBitSafe,
@@ -79,6 +81,22 @@ describe('base64 of large bodies (encoded and decoded in blocks)', () => {
       const data = randomBytes(n);
       expect(encodeBase64Lines(data).toString('latin1')).toBe(lines(data, 76));
     }
+  });
+
+  it('encodes a sequence of pieces into a buffer exactly as one call over their concatenation would', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(130_000), { minLength: 1, maxLength: 5 }), fc.nat(10), (sizes, offset) => {
+        const pieces = sizes.map((n) => randomBytes(n % 3 === 0 ? n : n % 200)); // big and small, odd sizes
+        const joined = Buffer.concat(pieces);
+        const target = Buffer.alloc(offset + base64LinesLength(joined.length) + 3, 0x23);
+        const end = encodeBase64LinesInto(target, offset, pieces);
+        expect(end).toBe(offset + base64LinesLength(joined.length));
+        expect(target.subarray(offset, end).equals(encodeBase64Lines(joined))).toBe(true);
+        expect(target.subarray(0, offset).every((b) => b === 0x23)).toBe(true); // nothing written outside
+        expect(target.subarray(end).every((b) => b === 0x23)).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('decodes regular and damaged large bodies exactly as the byte-by-byte reference does', () => {
