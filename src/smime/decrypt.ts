@@ -25,6 +25,7 @@ import {
   parseMime,
   parseMimeHead,
   readProtectedHeaders,
+  type HeaderField,
   type MimeLimits,
   type MimePart,
   type ProtectedHeaderView,
@@ -111,6 +112,18 @@ export async function decryptStructure(
   structure: ReturnType<typeof smimeStructure>,
   keys: ReadonlyArray<DecryptionKey | SmimeCredential>,
 ): Promise<SmimeDecryption> {
+  const decrypted = await decryptEntity(message, root, structure, keys);
+  const restored = restoreMessage(message, root.headers, decrypted.entity);
+  return { ...decrypted, message: restored.message, headers: restored.headers };
+}
+
+/** The decrypted inner entity, not yet made into a message (openMessage may verify it first). */
+export async function decryptEntity(
+  message: Buffer,
+  root: MimePart,
+  structure: ReturnType<typeof smimeStructure>,
+  keys: ReadonlyArray<DecryptionKey | SmimeCredential>,
+): Promise<Omit<SmimeDecryption, 'message' | 'headers'>> {
   if (structure.kind !== 'enveloped' && structure.kind !== 'auth-enveloped') {
     throw new SmimeDecryptError(
       `the message is not encrypted (Content-Type ${root.contentType.mediaType}${structure.kind === 'signed' || structure.kind === 'multipart-signed' ? ', a signed message: verify it instead' : ''})`,
@@ -128,15 +141,21 @@ export async function decryptStructure(
     decrypted.contentType === OID_CT.signedData
       ? Buffer.concat([pkcs7MimeHead('signed-data'), encodeBase64Lines(decrypted.content)])
       : decrypted.content;
-  const restored = restoreMessage(message, root, entity);
   return {
-    message: restored.message,
     entity,
     cipher: decrypted.cipher,
     authenticated: decrypted.authenticated,
     recipient: decrypted.recipient,
-    headers: restored.headers,
   };
+}
+
+/** Does `entity` carry RFC 9788 protected headers (which then replace the outer fields)? Unreadable: true. */
+export function carriesProtectedHeaders(entity: Buffer): boolean {
+  try {
+    return readProtectedHeaders(parseMimeHead(entity, SMIME_LIMITS)).source === 'protected';
+  } catch {
+    return true; // restoreMessage explains what is wrong with it
+  }
 }
 
 /**
@@ -145,7 +164,7 @@ export async function decryptStructure(
  */
 export function restoreMessage(
   outerRaw: Buffer,
-  outerRoot: MimePart,
+  outerFields: readonly HeaderField[],
   entity: Buffer,
 ): { message: Buffer; headers: ProtectedHeaderView } {
   // Only the entity's own header section matters here (protected headers, where the body starts).
@@ -157,16 +176,19 @@ export function restoreMessage(
       throw new SmimeDecryptError(`the decrypted content is not MIME: ${e.message}`);
     throw e;
   }
-  const headers = readProtectedHeaders(inner, outerRoot.headers);
-  const fieldBytes = (raw: Buffer, part: MimePart, keep: (name: string) => boolean): Buffer[] =>
-    part.headers.filter((f) => keep(f.name)).map((f) => raw.subarray(f.range.start, f.range.end));
+  const headers = readProtectedHeaders(inner, outerFields);
+  const fieldBytes = (
+    raw: Buffer,
+    fields: readonly HeaderField[],
+    keep: (name: string) => boolean,
+  ): Buffer[] => fields.filter((f) => keep(f.name)).map((f) => raw.subarray(f.range.start, f.range.end));
   const pieces: Buffer[] = [];
   if (headers.source === 'protected') {
-    pieces.push(...fieldBytes(entity, inner, (n) => n.toLowerCase() !== 'hp-outer'));
+    pieces.push(...fieldBytes(entity, inner.headers, (n) => n.toLowerCase() !== 'hp-outer'));
     if (!inner.headers.some((f) => f.name.toLowerCase() === 'mime-version')) pieces.unshift(MIME_VERSION);
     pieces.push(entity.subarray(inner.headerRange.end));
   } else {
-    pieces.push(...fieldBytes(outerRaw, outerRoot, (n) => !isStructuralField(n)), MIME_VERSION, entity);
+    pieces.push(...fieldBytes(outerRaw, outerFields, (n) => !isStructuralField(n)), MIME_VERSION, entity);
   }
   return { message: Buffer.concat(pieces), headers };
 }

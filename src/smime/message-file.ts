@@ -133,7 +133,7 @@ async function decryptFile(
       ? prepend(pkcs7MimeHead('signed-data'), base64Lines(envelope.plaintext))
       : envelope.plaintext;
   const { head: innerHead, rest } = await splitHeaderSection(entity);
-  const restored = restoreMessage(head.headerBytes, head.root, innerHead);
+  const restored = restoreMessage(head.headerBytes, head.root.headers, innerHead);
   await writeVerified(prepend(restored.message, rest), outPath);
   return {
     cipher: envelope.cipher,
@@ -371,6 +371,6 @@ async function writeUnwrapped(
 ): Promise<void> {
   const firstBytes = await readRange(path, range.start, Math.min(range.end, range.start + MAX_INNER_HEADER));
   const innerEnd = headerEnd(firstBytes) ?? firstBytes.length;
-  const restored = restoreMessage(head.headerBytes, head.root, firstBytes.subarray(0, innerEnd));
+  const restored = restoreMessage(head.headerBytes, head.root.headers, firstBytes.subarray(0, innerEnd));
   await writeChunks(prepend(restored.message, fileChunks(path, range.start + innerEnd, range.end)), out);
 }

@@ -24,21 +24,23 @@ import {
 } from '../validation/index.js';
 import type { SmimeCredential } from './credentials.js';
 import {
-  decryptStructure,
+  carriesProtectedHeaders,
+  decryptEntity,
   restoreMessage,
   SMIME_LIMITS,
   SmimeDecryptError,
   smimeStructure,
-  type SmimeDecryption,
 } from './decrypt.js';
 import {
   canonicalize,
   decodeBody,
   headerValue,
+  isStructuralField,
   parseMime,
   parseMimeHead,
   partBytes,
   readProtectedHeaders,
+  type HeaderField,
   type MimePart,
 } from './mime/index.js';
 import {
@@ -322,31 +324,48 @@ export async function openMessage(
 ): Promise<OpenedMessage> {
   const layers: SmimeLayer[] = [];
   let current = wireForm(message);
+  // After a decryption `current` is the bare inner entity and the message-level fields stay where they were
+  // (`carried`): the message is only put together again when a layer is done, one copy instead of two.
+  let carried: { raw: Buffer; fields: readonly HeaderField[] } | undefined;
   let last: SmimeVerification | undefined;
   for (let depth = 0; depth < MAX_LAYERS; depth++) {
-    let root: MimePart;
+    if (carried && !current.includes(0x0d)) {
+      // An LF-only inner entity is read in its wire form, which verifyMessage makes from a whole message.
+      current = restoreMessage(carried.raw, carried.fields, current).message;
+      carried = undefined;
+    }
+    let parsed: MimePart;
     let structure: ReturnType<typeof smimeStructure>;
     try {
-      root = parseMime(current, SMIME_LIMITS);
-      structure = smimeStructure(current, root);
+      parsed = parseMime(current, SMIME_LIMITS);
+      structure = smimeStructure(current, parsed);
     } catch {
       // Unreadable at the top: verifyMessage turns the same failure into the verdict 'malformed'.
       if (depth === 0) last = await verifyMessage(current, o);
       break;
     }
+    // The entity's own structure, read with the message-level fields that apply to it.
+    const root: MimePart = carried ? { ...parsed, headers: [...carried.fields] } : parsed;
+    const fieldsRaw = carried?.raw ?? current;
     if (structure.kind === 'enveloped' || structure.kind === 'auth-enveloped') {
       if (!o.keys?.length)
         throw new SmimeDecryptError(
           'the message is encrypted: pass the recipient key (--key) to decrypt and verify it',
         );
-      const d: SmimeDecryption = await decryptStructure(current, root, structure, o.keys);
+      const d = await decryptEntity(current, root, structure, o.keys);
       layers.push({
         type: 'encrypted',
         cipher: d.cipher,
         authenticated: d.authenticated,
         recipient: d.recipient.keyTransport,
       });
-      current = d.message;
+      if (carriesProtectedHeaders(d.entity)) {
+        current = restoreMessage(fieldsRaw, root.headers, d.entity).message;
+        carried = undefined;
+      } else {
+        current = d.entity;
+        carried = { raw: fieldsRaw, fields: root.headers.filter((f) => !isStructuralField(f.name)) };
+      }
       continue;
     }
     if (structure.kind !== 'multipart-signed' && structure.kind !== 'signed') break;
@@ -358,11 +377,13 @@ export async function openMessage(
     layers.push({ type: 'signed', verification: last });
     if (!last.content) break;
     try {
-      current = restoreMessage(current, root, last.content).message;
+      current = restoreMessage(fieldsRaw, root.headers, last.content).message;
+      carried = undefined;
     } catch {
       break; // signed content that is not MIME: nothing further to unwrap
     }
   }
+  if (carried) current = restoreMessage(carried.raw, carried.fields, current).message;
   if (!last) {
     const findings = new VerificationFindings();
     findings.fail('signature', 'no-signature', 'the message carries no S/MIME signature');
