@@ -328,7 +328,13 @@ export class TimeStampSigner {
     this.certificates = tlv(0xa0, cert.der, ...(p.chain ?? []));
   }
 
+  /** A granted TimeStampResp (RFC 3161 §2.4.2) for `req`. */
   async sign(req: TimeStampRequest, serial: bigint, genTime: Date): Promise<Buffer> {
+    return sequence(GRANTED, await this.signToken(req, serial, genTime));
+  }
+
+  /** The TimeStampToken alone (ContentInfo DER): for a caller in the same process, with no response to unwrap. */
+  async signToken(req: TimeStampRequest, serial: bigint, genTime: Date): Promise<Buffer> {
     if (req.reqPolicy !== undefined && req.reqPolicy !== this.policy) {
       throw new TspRequestError('unacceptedPolicy', `this TSA only issues under policy ${this.policy}`);
     }
@@ -370,7 +376,7 @@ export class TimeStampSigner {
       req.certReq ? this.certificates : EMPTY,
       tlv(TAG.SET, signerInfo),
     );
-    return sequence(GRANTED, sequence(CONTENT_INFO_TYPE, explicit(0, signedData)));
+    return sequence(CONTENT_INFO_TYPE, explicit(0, signedData));
   }
 }
 

@@ -124,6 +124,35 @@ describe.skipIf(!HAVE_OPENSSL)('TSP interop with openssl ts', () => {
     }
   }
 
+  it('signToken gives the bare token (what an in-process caller embeds): openssl ts -verify -token_in accepts it', async () => {
+    await opensslOk(['ts', '-query', '-data', 'data.txt', '-sha256', '-cert', '-out', 'q-token.tsq'], dir);
+    const request = parseTimeStampRequest(await readFile(join(dir, 'q-token.tsq')));
+    const signer = new TimeStampSigner({
+      certificate: tsas.ec.der,
+      key: tsas.ec.key,
+      hash: 'sha256',
+      policy: POLICY,
+    });
+    const token = await signer.signToken(request, 99n, new Date());
+    await writeFile(join(dir, 'token.tst'), token);
+    const verify = await openssl(
+      [
+        'ts',
+        '-verify',
+        '-token_in',
+        '-in',
+        'token.tst',
+        '-queryfile',
+        'q-token.tsq',
+        '-CAfile',
+        root.certPath,
+      ],
+      dir,
+    );
+    expect(verify.stdout).toContain('Verification: OK');
+    expect(verifyTimeStampToken(token, { digest: request.messageImprint }).serial).toBe(99n);
+  });
+
   it('sub-second accuracy gives genTime with milliseconds, no trailing zeros; no certReq means no certificates', async () => {
     await opensslOk(['ts', '-query', '-data', 'data.txt', '-sha256', '-no_nonce', '-out', 'q-ms.tsq'], dir);
     const request = parseTimeStampRequest(await readFile(join(dir, 'q-ms.tsq')));
