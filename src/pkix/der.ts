@@ -278,63 +278,78 @@ export function asAsn1Error<T>(what: string, fn: () => T): T {
 
 // ---------------------------------------------------------------- memo
 
-/**
- * Values computed from DER bytes (parsed certificates, public keys), keyed by the bytes themselves so that a
- * caller editing its buffer later cannot alias another entry. Bounded: the least recently used entry goes
- * first. A computation that throws is not remembered.
- */
 interface DerCacheEntry<T> {
   bytes: Buffer;
   value: T;
 }
 
+type DerCacheBuckets<T> = Map<string, DerCacheEntry<T>[]>;
+
+/**
+ * Values computed from DER bytes (parsed certificates, public keys), keyed by the bytes themselves so that a
+ * caller editing its buffer later cannot alias another entry. Bounded to about `limit` entries in two
+ * generations: hits in the young one cost one lookup, a hit in the old one moves the entry back to the young
+ * one, and when the young one is full the old one is dropped whole (least recently used first, without
+ * bookkeeping on every hit). A computation that throws is not remembered.
+ */
 export class DerCache<T> {
   /**
    * Entries by a short fingerprint of their bytes (length, head and tail: hashing a short string is cheap, a
    * whole certificate's is not), each bucket holding the full bytes, compared on every hit: a fingerprint
    * collision (even a crafted one) is a miss, never a wrong answer.
    */
-  private readonly entries = new Map<string, DerCacheEntry<T>[]>();
-  private size = 0;
+  private young: DerCacheBuckets<T> = new Map();
+  private old: DerCacheBuckets<T> = new Map();
+  private youngSize = 0;
+  private readonly generation: number;
   /**
    * The same Buffer objects come back again and again (a certificate passed from one layer to the next): they
    * are recognised by identity, with a private copy of their bytes to notice a caller editing them since.
    */
   private readonly recent = new WeakMap<Uint8Array, DerCacheEntry<T>>();
 
-  constructor(private readonly limit: number) {}
+  constructor(limit: number) {
+    this.generation = Math.max(1, Math.floor(limit / 2));
+  }
 
   get(der: Uint8Array, compute: () => T): T {
     const seen = this.recent.get(der);
     if (seen && seen.bytes.equals(der)) return seen.value;
     const bytes = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
     const key = fingerprint(bytes);
-    const bucket = this.entries.get(key) ?? [];
-    let entry = bucket.find((e) => e.bytes.equals(bytes));
-    this.entries.delete(key); // re-inserted below: Map order is the recency order
+    let entry = find(this.young, key, bytes);
     if (!entry) {
-      entry = { bytes: Buffer.from(bytes), value: compute() };
-      if (this.size >= this.limit) this.evictOldest();
-      this.size++;
+      entry = find(this.old, key, bytes) ?? { bytes: Buffer.from(bytes), value: compute() };
+      this.admit(key, entry);
     }
-    this.entries.set(key, bucket[0] === entry ? bucket : [entry, ...bucket.filter((e) => e !== entry)]);
-    this.recent.set(der, entry);
+    // Small inputs are their own key: the identity shortcut would cost more than it saves.
+    if (bytes.length > FINGERPRINT_WHOLE) this.recent.set(der, entry);
     return entry.value;
   }
 
-  private evictOldest(): void {
-    const oldest = this.entries.entries().next().value;
-    if (!oldest) return;
-    const [key, bucket] = oldest;
-    bucket.pop();
-    this.size--;
-    if (bucket.length === 0) this.entries.delete(key);
+  private admit(key: string, entry: DerCacheEntry<T>): void {
+    if (this.youngSize >= this.generation) {
+      this.old = this.young;
+      this.young = new Map();
+      this.youngSize = 0;
+    }
+    const bucket = this.young.get(key);
+    if (bucket) bucket.push(entry);
+    else this.young.set(key, [entry]);
+    this.youngSize++;
   }
 }
 
+function find<T>(buckets: DerCacheBuckets<T>, key: string, bytes: Buffer): DerCacheEntry<T> | undefined {
+  return buckets.get(key)?.find((e) => e.bytes.equals(bytes));
+}
+
+/** Inputs up to this size are fingerprinted by all their bytes. */
+const FINGERPRINT_WHOLE = 64;
+
 /** Length, first 16 and last 48 bytes (a certificate's tail is its signature: distinct per certificate). */
 function fingerprint(bytes: Buffer): string {
-  if (bytes.length <= 64) return bytes.toString('latin1');
+  if (bytes.length <= FINGERPRINT_WHOLE) return bytes.toString('latin1');
   return `${bytes.length}:${bytes.toString('latin1', 0, 16)}${bytes.toString('latin1', bytes.length - 48)}`;
 }
 
