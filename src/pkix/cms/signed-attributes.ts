@@ -5,7 +5,7 @@
 import type { HashAlgorithm } from '../../crypto/key-handle.js';
 import { encodeAttribute } from '../cms-signed-attrs.js';
 import { HASH_LENGTH } from '../algorithms.js';
-import { TAG, octetString, oid, readTlv, setOf, time, tlvContent, type Tlv } from '../der.js';
+import { DerCache, TAG, octetString, oid, readTlv, setOf, time, tlvContent, type Tlv } from '../der.js';
 import { decodeOid, decodeTime, readOid, type DerCursor } from '../der-fields.js';
 import { Asn1Error } from '../errors.js';
 import {
@@ -53,20 +53,40 @@ export interface SignedAttributesInput {
  * The signed attributes as a DER SET OF (tag 0x31) in X.690 §11.6 order: the exact bytes to sign
  * (RFC 5652 §5.4). The SignerInfo carries them with the tag changed to [0] IMPLICIT (0xa0).
  */
+/**
+ * The attributes that depend only on the signer's certificates and capability list are the same in every
+ * message a signer sends: encoded once (keyed by the bytes, or by the list object, which callers do not edit).
+ */
+const signingCertificateValues = new DerCache<Buffer>(256);
+const encryptionKeyPreferences = new DerCache<Buffer>(256);
+const capabilityValues = new WeakMap<readonly SmimeCapability[], Buffer>();
+
+function capabilitiesValue(capabilities: readonly SmimeCapability[]): Buffer {
+  let value = capabilityValues.get(capabilities);
+  if (!value) capabilityValues.set(capabilities, (value = encodeSmimeCapabilities(capabilities)));
+  return value;
+}
+
 export function buildSignedAttributes(p: SignedAttributesInput): Buffer {
   const attributes: CmsAttribute[] = [
     { type: OID_PKCS9.contentType, value: oid(p.contentType) },
     { type: OID_PKCS9.messageDigest, value: octetString(p.messageDigest) },
-    { type: OID_SIGNING_CERTIFICATE_V2, value: encodeSigningCertificateV2(p.signerCertificate, 'sha256') },
+    {
+      type: OID_SIGNING_CERTIFICATE_V2,
+      value: signingCertificateValues.get(p.signerCertificate.der, () =>
+        encodeSigningCertificateV2(p.signerCertificate, 'sha256'),
+      ),
+    },
   ];
   if (p.signingTime) attributes.push({ type: OID_PKCS9.signingTime, value: time(p.signingTime) });
   if (p.capabilities && p.capabilities.length > 0) {
-    attributes.push({ type: OID_PKCS9.smimeCapabilities, value: encodeSmimeCapabilities(p.capabilities) });
+    attributes.push({ type: OID_PKCS9.smimeCapabilities, value: capabilitiesValue(p.capabilities) });
   }
-  if (p.encryptionKeyPreference) {
+  const preference = p.encryptionKeyPreference;
+  if (preference) {
     attributes.push({
       type: OID_ENCRYPTION_KEY_PREFERENCE,
-      value: encodeEncryptionKeyPreference(p.encryptionKeyPreference),
+      value: encryptionKeyPreferences.get(preference, () => encodeEncryptionKeyPreference(preference)),
     });
   }
   const builtIn = new Set(attributes.map((a) => a.type));
