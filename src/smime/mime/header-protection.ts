@@ -1,9 +1,10 @@
 /**
  * Header protection (RFC 9788). The Cryptographic Payload carries the message's real header fields
- * and an `hp` Content-Type parameter ("cipher" when encrypted, "clear" when only signed, §2.1); for
- * an encrypted message the outer Subject is obscured to "[...]" (hcp_baseline, §3.2) and the inner
- * section records every outer non-structural field as an HP-Outer field (§2.2), so a reader knows
- * what was exposed in transit.
+ * and an `hp` Content-Type parameter ("cipher" when encrypted, "clear" when only signed, §2.1.1);
+ * for an encrypted message the outer header section follows hcp_baseline (§3.2.1: Subject obscured
+ * to "[...]", Comments and Keywords removed) and the inner section records every outer
+ * non-structural field as an HP-Outer field (§2.2), so a reader knows what was exposed in transit.
+ * No Legacy Display Element (§5.2.2) is added: the body is left as it is.
  */
 import { formatHeaderField } from './builder.js';
 import type { HeaderField } from './headers.js';
@@ -15,36 +16,55 @@ import { DEFAULT_MIME_LIMITS } from './parser.js';
 
 export type HpMode = 'cipher' | 'clear';
 
-/** The obscured Subject of hcp_baseline (RFC 9788 §3.2). */
+/** The obscured Subject of hcp_baseline (RFC 9788 §3.2.1). */
 export const OBSCURED_SUBJECT = '[...]';
 
-/** Trace fields are added in transit, Bcc must not reach the other recipients: never copied inside. */
-const TRACE_FIELDS = new Set(['received', 'return-path', 'bcc']);
+/** Trace fields are added in transit (RFC 9788 §7), not by the composer: never copied inside. */
+const TRACE_FIELDS = new Set(['received', 'return-path']);
 
-/** hcp_baseline: Subject is obscured, every other field is exposed unchanged. */
-function hcpBaseline(name: string, value: string): string {
-  return name.toLowerCase() === 'subject' ? OBSCURED_SUBJECT : value;
+/** Informational fields (RFC 5322 §3.6.5) that hcp_baseline removes from the outside (§3.2.1). */
+const BASELINE_REMOVED = new Set(['comments', 'keywords']);
+
+/**
+ * hcp_baseline (RFC 9788 §3.2.1), for non-structural fields only (§3.1): Subject is obscured,
+ * Comments and Keywords are removed (null), every other field is exposed unchanged.
+ */
+function hcpBaseline(name: string, value: string): string | null {
+  const lower = name.toLowerCase();
+  if (lower === 'subject') return OBSCURED_SUBJECT;
+  if (BASELINE_REMOVED.has(lower)) return null;
+  return value;
+}
+
+/**
+ * Fields of the input that are not part of the message to protect: Bcc (RFC 9788 §5.1, RFC 5322
+ * §3.6.3) and any HP-Outer left over from an earlier payload, which only ever belongs in the
+ * Cryptographic Payload we generate (§2.2).
+ */
+function isComposedField(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower !== 'bcc' && lower !== 'hp-outer';
 }
 
 /**
  * The outer message-level header fields to send with the protected payload. 'clear' (signed-only)
- * exposes the fields unchanged; 'cipher' applies hcp_baseline. Bcc never goes on the outside.
+ * exposes the fields unchanged (§5.2.1 step 4); 'cipher' applies hcp_baseline to the non-structural
+ * ones (§5.2.1 step 5, §3.1). Bcc and stale HP-Outer fields never go on the outside.
  */
 export function outerHeaders(message: Buffer, mode: HpMode, limits?: Partial<MimeLimits>): MessageHeaders {
   const { outer } = MessageHeaders.split(message, limits);
-  const entries = outer
-    .list()
-    .filter((field) => field.name.toLowerCase() !== 'bcc')
-    .map((field): [string, string] => [
-      field.name,
-      mode === 'cipher' ? hcpBaseline(field.name, field.value) : field.value,
-    ]);
+  const entries: [string, string][] = [];
+  for (const { name, value } of outer.list()) {
+    if (!isComposedField(name)) continue;
+    const exposed = mode === 'cipher' && !isStructuralField(name) ? hcpBaseline(name, value) : value;
+    if (exposed !== null) entries.push([name, exposed]);
+  }
   return MessageHeaders.from(entries);
 }
 
 function withHpParameter(contentType: string | undefined, mode: HpMode): string {
   const base = contentType ?? 'text/plain; charset=us-ascii';
-  // Drop an existing hp parameter (RFC 9788 §2.1 allows one), then add ours.
+  // Drop an existing hp parameter (only one may be set, RFC 9788 §2.1.1), then add ours.
   const cleaned = base
     .split(';')
     .filter((piece, index) => index === 0 || !/^\s*hp\s*=/i.test(piece))
@@ -69,7 +89,7 @@ export function wrapWithProtectedHeaders(
     (f) => isStructuralField(f.name) && f.name.toLowerCase() !== 'mime-version',
   );
   const protectedFields = section.fields.filter(
-    (f) => !isStructuralField(f.name) && !TRACE_FIELDS.has(f.name.toLowerCase()),
+    (f) => !isStructuralField(f.name) && !TRACE_FIELDS.has(f.name.toLowerCase()) && isComposedField(f.name),
   );
   const contentType = contentFields.find((f) => f.name.toLowerCase() === 'content-type');
   const lines: string[] = [formatHeaderField('Content-Type', withHpParameter(contentType?.value, mode))];
@@ -99,7 +119,11 @@ export interface ProtectedHeaderView {
   headers: MessageField[];
   /** HP-Outer records: what the outer header section carried in transit (hp="cipher" only). */
   hpOuter: MessageField[];
-  /** Names of protected fields that were hidden or altered on the outside (hp="cipher" only). */
+  /**
+   * Names of protected fields that were hidden or altered on the outside (hp="cipher" only; §4.3.1).
+   * hp="cipher" states the composer's intent, not that this copy was encrypted (§2.1.1, §10.2): only
+   * a caller that actually decrypted the message may treat these fields as confidential.
+   */
   confidential: string[];
 }
 

@@ -96,6 +96,57 @@ describe('RFC 9788 header protection', () => {
   });
 });
 
+describe('RFC 9788 hcp_baseline and HP-Outer details', () => {
+  const INFORMATIONAL = Buffer.from(
+    [
+      'From: Alice <alice@bank.example>',
+      'To: Bob <bob@example.com>',
+      'Subject: Merger',
+      'Keywords: acquisition, confidential',
+      'Comments: draft 3 of the term sheet',
+      'Message-ID: <2@bank.example>',
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain',
+      '',
+      'Terms attached.',
+      '',
+    ].join('\r\n'),
+  );
+
+  it('§3.2.1: hp="cipher" removes Comments and Keywords from the outside, keeps them inside', () => {
+    const outer = outerHeaders(INFORMATIONAL, 'cipher');
+    expect(outer.get('keywords')).toBeUndefined();
+    expect(outer.get('comments')).toBeUndefined();
+    expect(outer.get('subject')).toBe(OBSCURED_SUBJECT);
+    expect(outer.get('message-id')).toBe('<2@bank.example>');
+    expect(outer.get('mime-version')).toBe('1.0');
+    const inner = parseMime(wrapWithProtectedHeaders(INFORMATIONAL, 'cipher'));
+    const view = readProtectedHeaders(inner);
+    expect(view.headers.find((h) => h.name === 'Keywords')?.value).toBe('acquisition, confidential');
+    expect(view.headers.find((h) => h.name === 'Comments')?.value).toBe('draft 3 of the term sheet');
+    // §2.2: no HP-Outer for a removed field, so the reader sees it was made confidential (§4.3.1).
+    expect(view.hpOuter.map((h) => h.name)).toEqual(['From', 'To', 'Subject', 'Message-ID']);
+    expect(view.confidential).toEqual(['Subject', 'Keywords', 'Comments']);
+  });
+
+  it('§5.2.1 step 4: hp="clear" exposes Comments and Keywords unchanged', () => {
+    const outer = outerHeaders(INFORMATIONAL, 'clear');
+    expect(outer.get('keywords')).toBe('acquisition, confidential');
+    expect(outer.get('comments')).toBe('draft 3 of the term sheet');
+  });
+
+  it('§2.2: an HP-Outer already in the input is neither exposed nor carried into the new payload', () => {
+    const stale = Buffer.concat([Buffer.from('HP-Outer: Cc: eve@example.org\r\n'), INFORMATIONAL]);
+    for (const mode of ['cipher', 'clear'] as const) {
+      expect(outerHeaders(stale, mode).get('hp-outer')).toBeUndefined();
+    }
+    expect(wrapWithProtectedHeaders(stale, 'clear').toString()).not.toContain('HP-Outer');
+    const view = readProtectedHeaders(parseMime(wrapWithProtectedHeaders(stale, 'cipher')));
+    expect(view.hpOuter.map((h) => h.name)).not.toContain('Cc');
+    expect(view.headers.map((h) => h.name.toLowerCase())).not.toContain('hp-outer');
+  });
+});
+
 describe('classifySmime', () => {
   const classify = (headers: string): string =>
     classifySmime(parseMime(Buffer.from(`${headers}\r\n\r\nMIIB`)));
