@@ -182,13 +182,22 @@ export async function verifySignature(
   }
 
   // RFC 9788 §4: with protected headers inside the signed content, its From is the one that counts.
-  let from = fromAddress(headerValue(root, 'from'));
+  const outerFrom = fromAddress(headerValue(root, 'from'));
+  let from = outerFrom;
   try {
     const view = readProtectedHeaders(parseMimeHead(content, SMIME_LIMITS), root.headers);
     if (view.source === 'protected')
       from = fromAddress(view.headers.find((h) => h.name.toLowerCase() === 'from')?.value);
   } catch {
     // unparseable content: the signature result still stands; the From of the outer header is used
+  }
+  if (outerFrom && from && outerFrom !== from) {
+    // RFC 9788 §4.4: a reader shows the protected From; the one outside may have been changed in transit.
+    findings.pass(
+      'outer address',
+      `the From outside the signature (${outerFrom}) differs from the protected From (${from}); the protected one is checked`,
+      true,
+    );
   }
 
   cryptographicChecks(check, findings);

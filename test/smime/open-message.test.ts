@@ -64,4 +64,16 @@ describe('openMessage over sign-then-encrypt', () => {
     expect(text).not.toContain('HP-Outer');
     expect(text).toMatch(/^Subject: =\?/m);
   });
+
+  it('a From changed outside a header-protected message is reported, and the protected one is checked', async () => {
+    const sent = (await sendReady(sampleMessage(), { protectHeaders: true }))
+      .toString('latin1')
+      .replace(/^From: .*$/m, 'From: Mallory <mallory@evil.example>\r');
+    const opened = await openMessage(Buffer.from(sent, 'latin1'), { ...trust(), keys: keys() });
+    expect(opened.verification.verdict).toBe('valid');
+    expect(opened.verification.from).toBe('alice@bank.example');
+    const warning = opened.verification.checks.find((c) => c.name === 'outer address');
+    expect(warning?.detail).toContain('mallory@evil.example');
+    expect(opened.message.toString('utf8')).toContain('From: Alice <alice@bank.example>');
+  });
 });
