@@ -157,6 +157,8 @@ export async function runBinary(
         stderr: Buffer.concat(err).toString(),
       });
     });
+    // The program may exit without reading its input (it refused the arguments): its exit code tells, not EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input ?? Buffer.alloc(0));
   });
 }
