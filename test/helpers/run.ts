@@ -5,6 +5,8 @@ export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** stdout as bytes (DER, PDF, …), not decoded as text. */
+  out: Buffer;
 }
 
 /** Run a program to completion; never throws for a non-zero exit (tests assert on `code`). */
@@ -30,10 +32,12 @@ export function run(
     });
     child.on('close', (code) => {
       clearTimeout(timer);
+      const bytes = Buffer.concat(out);
       resolve({
         code: code ?? -1,
-        stdout: Buffer.concat(out).toString(),
+        stdout: bytes.toString(),
         stderr: Buffer.concat(err).toString(),
+        out: bytes,
       });
     });
     // A program that exits without reading its input must not crash the test with EPIPE.

@@ -128,40 +128,16 @@ export async function localRecipient(
   return { name, certPath: '', keyPath: '', certificate, privateKey: pair.privateKey };
 }
 
-export const opensslCms = (args: string[], input?: Buffer): Promise<RunResult & { out: Buffer }> =>
-  runBinary('openssl', ['cms', ...args], input);
+export const opensslCms = (args: string[], input?: Buffer): Promise<RunResult> =>
+  run('openssl', ['cms', ...args], input ? { input } : {});
 
-/** Like run(), but keeps stdout as bytes (DER output). */
-export async function runBinary(
+/** A program's run with binary output (`out`); the shared runner (test/helpers/run.ts). */
+export const runBinary = (
   cmd: string,
   args: string[],
   input?: Buffer,
   env?: NodeJS.ProcessEnv,
-): Promise<RunResult & { out: Buffer }> {
-  const { spawn } = await import('node:child_process');
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const bytes = Buffer.concat(out);
-      resolve({
-        code: code ?? -1,
-        out: bytes,
-        stdout: bytes.toString('latin1'),
-        stderr: Buffer.concat(err).toString(),
-      });
-    });
-    // The program may exit without reading its input (it refused the arguments): its exit code tells, not EPIPE.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input ?? Buffer.alloc(0));
-  });
-}
+): Promise<RunResult> => run(cmd, args, { ...(input ? { input } : {}), ...(env ? { env } : {}) });
 
 /** openssl cms -decrypt of a DER file with the recipient's certificate and key; the recovered content. */
 export async function opensslDecrypt(t: TempDir, der: Buffer, r: TestRecipient): Promise<Buffer> {
