@@ -12,6 +12,14 @@ export interface ApiErrorBody {
   error: { code: string; message: string };
 }
 
+/** JSON schema of ApiErrorBody, for route response declarations (OpenAPI at /docs). */
+export const errorSchema = {
+  type: 'object',
+  properties: {
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+  },
+} as const;
+
 export class HttpError extends Error {
   constructor(
     readonly statusCode: number,

@@ -11,7 +11,7 @@ import { buildPkcs12 } from '../../pkix/pkcs12.js';
 import type { ApiKeyService } from '../api-keys.js';
 import { actorOf, requireScope } from '../auth.js';
 import type { Metrics } from '../metrics.js';
-import { HttpError } from '../errors.js';
+import { HttpError, errorSchema } from '../errors.js';
 import type { OcspService } from '../../ocsp/ocsp-service.js';
 import type { CrlPublisher } from '../../ca/crl-publisher.js';
 
@@ -29,13 +29,6 @@ const certificateRecordSchema = {
     revokedAt: { type: ['string', 'null'] },
     revocationReason: { type: ['string', 'null'] },
     pem: { type: 'string' },
-  },
-} as const;
-
-const errorSchema = {
-  type: 'object',
-  properties: {
-    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
   },
 } as const;
 

@@ -23,7 +23,7 @@ import { protectPdf } from '../../pdf/encrypt/protect.js';
 import { ALL_PDF_PERMISSIONS, type PdfPermission } from '../../pdf/crypt/pubsec.js';
 import { pemOrDer } from '../../pkix/pem.js';
 import { requireScope, actorOf } from '../auth.js';
-import { HttpError } from '../errors.js';
+import { HttpError, errorSchema } from '../errors.js';
 
 /** A PDF upload is written to disk as it arrives; documents are never held whole in memory. */
 const MAX_PDF_BYTES = 512 * 1024 * 1024;
@@ -56,13 +56,6 @@ const signParamsSchema = {
       description: 'page,x,y,width,height (points)',
     },
     hash: { type: 'string', enum: ['sha256', 'sha384', 'sha512'] },
-  },
-} as const;
-
-const errorSchema = {
-  type: 'object',
-  properties: {
-    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
   },
 } as const;
 
