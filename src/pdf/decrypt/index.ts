@@ -67,15 +67,7 @@ export async function decryptPdfFile(
 ): Promise<PdfDecryptResult> {
   const doc = await PdfDocument.openFile(inPath, openOptionsFor(opts));
   try {
-    const sink = await FileSink.create(outPath);
-    try {
-      const result = await decryptDocument(doc, sink);
-      await sink.commit();
-      return result;
-    } catch (e) {
-      await sink.abort();
-      throw e;
-    }
+    return await FileSink.writeFile(outPath, (sink) => decryptDocument(doc, sink));
   } finally {
     await doc.close();
   }

@@ -70,15 +70,7 @@ export async function encryptPdfFile(
 ): Promise<PdfEncryptResult> {
   const doc = await PdfDocument.openFile(inPath, opts.open);
   try {
-    const sink = await FileSink.create(outPath);
-    try {
-      const result = await encryptDocument(doc, sink, opts);
-      await sink.commit();
-      return result;
-    } catch (e) {
-      await sink.abort();
-      throw e;
-    }
+    return await FileSink.writeFile(outPath, (sink) => encryptDocument(doc, sink, opts));
   } finally {
     await doc.close();
   }

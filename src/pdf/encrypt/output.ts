@@ -86,6 +86,19 @@ export class FileSink implements PdfSink {
     return new FileSink(await open(temp, 'w', 0o644), path, temp);
   }
 
+  /** Fill a new file at `path` with `write`: it appears whole when `write` succeeds, and not at all otherwise. */
+  static async writeFile<T>(path: string, write: (sink: FileSink) => Promise<T>): Promise<T> {
+    const sink = await FileSink.create(path);
+    try {
+      const result = await write(sink);
+      await sink.commit();
+      return result;
+    } catch (e) {
+      await sink.abort();
+      throw e;
+    }
+  }
+
   async write(bytes: Buffer): Promise<void> {
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
