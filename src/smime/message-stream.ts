@@ -12,7 +12,7 @@ import { finished } from 'node:stream/promises';
 import {
   DEFAULT_MIME_LIMITS,
   MessageHeaders,
-  BASE64_LINE_BYTES,
+  Base64LineAligner,
   canonicalize,
   encodeBase64Lines,
   outerHeaders,
@@ -202,21 +202,10 @@ export async function* canonicalLines(chunks: AsyncIterable<Buffer>): AsyncItera
  * that complete a line across chunks are copied; the rest of each chunk is encoded where it lies.
  */
 export async function* base64Lines(chunks: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
-  let carry = Buffer.alloc(0);
-  for await (const chunk of chunks) {
-    let rest = chunk;
-    if (carry.length) {
-      const fill = Math.min(BASE64_LINE_BYTES - carry.length, chunk.length);
-      carry = Buffer.concat([carry, chunk.subarray(0, fill)]);
-      rest = chunk.subarray(fill);
-      if (carry.length < BASE64_LINE_BYTES) continue;
-      yield encodeBase64Lines(carry);
-    }
-    const whole = rest.length - (rest.length % BASE64_LINE_BYTES);
-    if (whole > 0) yield encodeBase64Lines(rest.subarray(0, whole));
-    carry = Buffer.from(rest.subarray(whole));
-  }
-  if (carry.length) yield encodeBase64Lines(carry);
+  const aligner = new Base64LineAligner();
+  for await (const chunk of chunks) for (const run of aligner.push(chunk)) yield encodeBase64Lines(run);
+  const last = aligner.end();
+  if (last) yield encodeBase64Lines(last);
 }
 
 /** The outer fields as they head the serialised message (MIME-Version added when absent). */

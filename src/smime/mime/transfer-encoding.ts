@@ -132,35 +132,57 @@ const BLOCK_BYTES = BASE64_LINE_BYTES * 1024;
 export function encodeBase64Lines(input: Uint8Array): Buffer {
   const data = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const out = Buffer.allocUnsafe(base64LinesLength(data.length));
-  for (let start = 0, offset = 0; start < data.length; start += BLOCK_BYTES) {
-    offset = encodeBlock(out, offset, data.subarray(start, start + BLOCK_BYTES));
-  }
+  encodeRun(out, 0, data);
   return out;
 }
 
 /**
- * encodeBase64Lines of the concatenation of `pieces`, written into `target` at `offset` (which must have
- * base64LinesLength(total) bytes free there); returns where it ends. Only the few bytes that complete a line
- * across two pieces are copied.
+ * Cuts a sequence of pieces into runs of whole base64 lines (57 input bytes each) so that each run encodes on its
+ * own into complete lines; only the few bytes that complete a line across two pieces are copied.
  */
-export function encodeBase64LinesInto(target: Buffer, offset: number, pieces: readonly Uint8Array[]): number {
-  let carry = Buffer.alloc(0);
-  for (const piece of pieces) {
+export class Base64LineAligner {
+  private carry = Buffer.alloc(0);
+
+  /** The runs of whole lines that `piece` completes (none, one or two). */
+  push(piece: Uint8Array): Buffer[] {
     let rest = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-    if (carry.length > 0) {
-      const fill = Math.min(BASE64_LINE_BYTES - carry.length, rest.length);
-      carry = Buffer.concat([carry, rest.subarray(0, fill)]);
+    const runs: Buffer[] = [];
+    if (this.carry.length > 0) {
+      const fill = Math.min(BASE64_LINE_BYTES - this.carry.length, rest.length);
+      this.carry = Buffer.concat([this.carry, rest.subarray(0, fill)]);
       rest = rest.subarray(fill);
-      if (carry.length < BASE64_LINE_BYTES) continue;
-      offset = encodeBlock(target, offset, carry);
+      if (this.carry.length < BASE64_LINE_BYTES) return runs;
+      runs.push(this.carry);
     }
     const whole = rest.length - (rest.length % BASE64_LINE_BYTES);
-    for (let start = 0; start < whole; start += BLOCK_BYTES) {
-      offset = encodeBlock(target, offset, rest.subarray(start, Math.min(start + BLOCK_BYTES, whole)));
-    }
-    carry = Buffer.from(rest.subarray(whole));
+    if (whole > 0) runs.push(rest.subarray(0, whole));
+    this.carry = Buffer.from(rest.subarray(whole)); // a copy: the caller may reuse its buffer
+    return runs;
   }
-  return carry.length > 0 ? encodeBlock(target, offset, carry) : offset;
+
+  /** The last, shorter line's bytes, if any. */
+  end(): Buffer | undefined {
+    return this.carry.length > 0 ? this.carry : undefined;
+  }
+}
+
+/**
+ * encodeBase64Lines of the concatenation of `pieces`, written into `target` at `offset` (which must have
+ * base64LinesLength(total) bytes free there); returns where it ends.
+ */
+export function encodeBase64LinesInto(target: Buffer, offset: number, pieces: readonly Uint8Array[]): number {
+  const aligner = new Base64LineAligner();
+  for (const piece of pieces) for (const run of aligner.push(piece)) offset = encodeRun(target, offset, run);
+  const last = aligner.end();
+  return last ? encodeBlock(target, offset, last) : offset;
+}
+
+/** Encodes `data` into `target` at `offset` a block at a time; returns where it ends. */
+function encodeRun(target: Buffer, offset: number, data: Buffer): number {
+  for (let start = 0; start < data.length; start += BLOCK_BYTES) {
+    offset = encodeBlock(target, offset, data.subarray(start, start + BLOCK_BYTES));
+  }
+  return offset;
 }
 
 /**
